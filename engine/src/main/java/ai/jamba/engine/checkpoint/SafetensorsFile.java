@@ -119,10 +119,30 @@ public final class SafetensorsFile implements AutoCloseable {
         return entries.containsKey(name);
     }
 
-    /** The tensor as a slice of the mapping; an error names the tensor and file when its dtype is not one we compute with. */
-    public HostTensor tensor(String name) {
+    /** The dtype string of a tensor's header entry ("BF16", "I64", ...). */
+    public String dtypeOf(String name) {
+        return entry(name).dtype;
+    }
+
+    public long[] shapeOf(String name) {
+        return entry(name).shape.clone();
+    }
+
+    /** A tensor's bytes as they are, whatever its dtype. */
+    public MemorySegment bytes(String name) {
+        Entry e = entry(name);
+        return data.asSlice(e.begin, e.end - e.begin);
+    }
+
+    private Entry entry(String name) {
         Entry e = entries.get(name);
         if (e == null) throw new CheckpointException(path + ": no tensor " + name);
+        return e;
+    }
+
+    /** The tensor as a slice of the mapping; an error names the tensor and file when its dtype is not one we compute with. */
+    public HostTensor tensor(String name) {
+        Entry e = entry(name);
         DType dtype = DType.ofSafetensors(e.dtype);
         if (dtype == null)
             throw new CheckpointException(path + ": tensor " + name + " has dtype " + e.dtype + "; supported are F32, BF16 and F16");
