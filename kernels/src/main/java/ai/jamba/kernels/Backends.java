@@ -1,0 +1,37 @@
+package ai.jamba.kernels;
+
+import ai.jamba.kernels.cpu.CpuBackend;
+
+import java.util.function.Consumer;
+
+/** Picks a backend by name: {@code cpu}, {@code cuda}, or {@code auto} (CUDA when it starts, else the CPU). */
+public final class Backends {
+    private Backends() {}
+
+    public static final String NAMES = "auto, cpu, cuda";
+
+    /**
+     * Opens the named backend. {@code threads} sizes the CPU pool (0 = one per core). {@code log} hears
+     * what was chosen and why (auto falling back to the CPU says so).
+     */
+    public static Backend open(String name, int threads, Consumer<String> log) {
+        int cpuThreads = threads > 0 ? threads : CpuBackend.defaultThreads();
+        return switch (name) {
+            case "cpu" -> new CpuBackend(cpuThreads);
+            case "cuda" -> openCuda();
+            case "auto" -> {
+                try {
+                    yield openCuda();
+                } catch (BackendUnavailableException e) {
+                    log.accept("backend auto: CUDA unavailable (" + e.getMessage() + "); using the CPU");
+                    yield new CpuBackend(cpuThreads);
+                }
+            }
+            default -> throw new IllegalArgumentException("unknown backend \"" + name + "\"; choose one of " + NAMES);
+        };
+    }
+
+    private static Backend openCuda() {
+        throw new BackendUnavailableException("this build has no CUDA backend yet");
+    }
+}
