@@ -1,0 +1,68 @@
+package ai.jamba.engine.cli;
+
+import ai.jamba.engine.eval.Perplexity;
+import ai.jamba.engine.tokenizer.JambaTokenizer;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/** {@code perplexity}: scores a JSONL of {"text": ...} documents, each as [BOS] + tokens + [EOS]. */
+final class PerplexityCommand {
+    private PerplexityCommand() {}
+
+    static final String USAGE = "usage: ./jamba perplexity [--model DIR] --jsonl FILE [--backend auto|cpu|cuda] [--threads N] [--experts-int8]";
+
+    static int run(String[] argv, PrintStream stdout, PrintStream stderr) throws IOException {
+        Set<String> valued = new HashSet<>(LoadedModel.VALUED);
+        valued.add("jsonl");
+        Args args = Args.parse(argv, valued, LoadedModel.FLAGS);
+        Path file = Path.of(args.required("jsonl"));
+        try (LoadedModel lm = LoadedModel.open(args, stderr)) {
+            List<int[]> docs = documents(file, lm.requireTokenizer("perplexity"));
+            long t0 = System.nanoTime();
+            Perplexity.Score s = Perplexity.score(lm.model(), docs, done ->
+                    stderr.print("\rjamba: scored " + done + "/" + docs.size() + " documents"));
+            stderr.printf("%njamba: %d tokens in %.1f s%n", s.tokens(), (System.nanoTime() - t0) / 1e9);
+            ObjectNode out = new ObjectMapper().createObjectNode();
+            out.put("documents", s.documents());
+            out.put("tokens", s.tokens());
+            out.put("nll_per_token", s.nllPerToken());
+            out.put("perplexity", s.perplexity());
+            stdout.println(out);
+        }
+        return 0;
+    }
+
+    /** Each line's "text" as [BOS] + tokens + [EOS]; a bad line is an error naming its number. */
+    static List<int[]> documents(Path file, JambaTokenizer tok) throws IOException {
+        ObjectMapper m = new ObjectMapper();
+        List<int[]> docs = new ArrayList<>();
+        int lineNo = 0;
+        for (String line : Files.readAllLines(file)) {
+            lineNo++;
+            if (line.isBlank()) continue;
+            JsonNode n;
+            try {
+                n = m.readTree(line);
+            } catch (IOException e) {
+                throw new Args.UsageException(file + ":" + lineNo + ": not valid JSON");
+            }
+            if (n == null || !n.path("text").isTextual()) throw new Args.UsageException(file + ":" + lineNo + ": no \"text\" string");
+            int[] ids = tok.encode(n.get("text").asText(), true);
+            int[] doc = java.util.Arrays.copyOf(ids, ids.length + 1);
+            doc[ids.length] = tok.eosId();
+            docs.add(doc);
+        }
+        if (docs.isEmpty()) throw new Args.UsageException(file + ": no documents");
+        return docs;
+    }
+}
