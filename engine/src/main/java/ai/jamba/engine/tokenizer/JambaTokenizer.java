@@ -149,12 +149,23 @@ public final class JambaTokenizer implements AutoCloseable {
 
     /**
      * The text of {@code ids}, special tokens written out. The Metaspace decoder drops the space that starts a text,
-     * so {@code decode} of {@code "▁the"} alone is {@code "the"}.
+     * so {@code decode} of {@code "▁the"} alone is {@code "the"}: to turn generated ids into text as they follow a
+     * prompt, use {@link #newDetokenizer(int[])}.
      */
     public String decode(int[] ids) {
         long[] longs = new long[ids.length];
         for (int i = 0; i < ids.length; i++) longs[i] = ids[i];
         return tokenizer.decode(longs, false);
+    }
+
+    /** A detokenizer for text generated from the very start (no prompt before it). */
+    public StreamingDetokenizer newDetokenizer() {
+        return new StreamingDetokenizer(this, new int[0]);
+    }
+
+    /** A detokenizer for text generated after {@code context} (the prompt's ids): its first word keeps its space. */
+    public StreamingDetokenizer newDetokenizer(int[] context) {
+        return new StreamingDetokenizer(this, context);
     }
 
     public int bosId() {
