@@ -1,16 +1,12 @@
 package ai.jamba.engine.cli;
 
 import ai.jamba.engine.eval.Perplexity;
-import ai.jamba.engine.tokenizer.JambaTokenizer;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -27,7 +23,12 @@ final class PerplexityCommand {
         Args args = Args.parse(argv, valued, LoadedModel.FLAGS);
         Path file = Path.of(args.required("jsonl"));
         try (LoadedModel lm = LoadedModel.open(args, stderr)) {
-            List<int[]> docs = documents(file, lm.requireTokenizer("perplexity"));
+            List<int[]> docs;
+            try {
+                docs = Perplexity.documents(file, lm.requireTokenizer("perplexity"));
+            } catch (IllegalArgumentException e) {
+                throw new Args.UsageException(e.getMessage());
+            }
             long t0 = System.nanoTime();
             Perplexity.Score s = Perplexity.score(lm.model(), docs, done ->
                     stderr.print("\rjamba: scored " + done + "/" + docs.size() + " documents"));
@@ -40,29 +41,5 @@ final class PerplexityCommand {
             stdout.println(out);
         }
         return 0;
-    }
-
-    /** Each line's "text" as [BOS] + tokens + [EOS]; a bad line is an error naming its number. */
-    static List<int[]> documents(Path file, JambaTokenizer tok) throws IOException {
-        ObjectMapper m = new ObjectMapper();
-        List<int[]> docs = new ArrayList<>();
-        int lineNo = 0;
-        for (String line : Files.readAllLines(file)) {
-            lineNo++;
-            if (line.isBlank()) continue;
-            JsonNode n;
-            try {
-                n = m.readTree(line);
-            } catch (IOException e) {
-                throw new Args.UsageException(file + ":" + lineNo + ": not valid JSON");
-            }
-            if (n == null || !n.path("text").isTextual()) throw new Args.UsageException(file + ":" + lineNo + ": no \"text\" string");
-            int[] ids = tok.encode(n.get("text").asText(), true);
-            int[] doc = java.util.Arrays.copyOf(ids, ids.length + 1);
-            doc[ids.length] = tok.eosId();
-            docs.add(doc);
-        }
-        if (docs.isEmpty()) throw new Args.UsageException(file + ": no documents");
-        return docs;
     }
 }

@@ -5,7 +5,15 @@ import ai.jamba.engine.model.StatePool;
 import ai.jamba.kernels.Batch;
 import ai.jamba.kernels.Mat;
 
+import ai.jamba.engine.tokenizer.JambaTokenizer;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.IntConsumer;
 
@@ -21,6 +29,33 @@ public final class Perplexity {
         public double perplexity() {
             return Math.exp(nllPerToken);
         }
+    }
+
+    /**
+     * The documents of a JSONL file (one {"text": ...} per line), each tokenised as [BOS] + tokens + [EOS].
+     * A bad line is an error naming the file and line.
+     */
+    public static List<int[]> documents(Path jsonl, JambaTokenizer tok) throws IOException {
+        ObjectMapper m = new ObjectMapper();
+        List<int[]> docs = new ArrayList<>();
+        int lineNo = 0;
+        for (String line : Files.readAllLines(jsonl)) {
+            lineNo++;
+            if (line.isBlank()) continue;
+            JsonNode n;
+            try {
+                n = m.readTree(line);
+            } catch (IOException e) {
+                throw new IllegalArgumentException(jsonl + ":" + lineNo + ": not valid JSON");
+            }
+            if (n == null || !n.path("text").isTextual()) throw new IllegalArgumentException(jsonl + ":" + lineNo + ": no \"text\" string");
+            int[] ids = tok.encode(n.get("text").asText(), true);
+            int[] doc = Arrays.copyOf(ids, ids.length + 1);
+            doc[ids.length] = tok.eosId();
+            docs.add(doc);
+        }
+        if (docs.isEmpty()) throw new IllegalArgumentException(jsonl + ": no documents");
+        return docs;
     }
 
     /** Rows per forward pass: bounds the activation and logits memory. */
@@ -48,7 +83,7 @@ public final class Perplexity {
                 int slot = pool.acquire();
                 for (int start = 0; start < doc.length - 1; start += ROW_BUDGET) {
                     int end = Math.min(doc.length - 1, start + ROW_BUDGET);
-                    nll += chunk(model, pool, new int[]{slot}, new int[][]{java.util.Arrays.copyOfRange(doc, start, end + 1)}, vocab);
+                    nll += chunk(model, pool, new int[]{slot}, new int[][]{Arrays.copyOfRange(doc, start, end + 1)}, vocab);
                 }
                 pool.release(slot);
             } else {
