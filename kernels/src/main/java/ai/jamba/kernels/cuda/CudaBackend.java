@@ -586,6 +586,30 @@ public final class CudaBackend implements Backend {
         return out;
     }
 
+    /**
+     * The device's memory bandwidth as a large device-to-device copy achieves it, bytes read plus written per
+     * second (the roofline benchmarks compare against).
+     */
+    public double copyBandwidth(long bytes) {
+        bind();
+        long a = device.alloc(bytes, "bandwidth probe"), b = device.alloc(bytes, "bandwidth probe");
+        try {
+            device.zero(a, bytes);
+            long start = device.driver.eventCreate(), end = device.driver.eventCreate();
+            device.copy(b, a, bytes);
+            int reps = 10;
+            device.driver.eventRecord(start, device.stream);
+            for (int i = 0; i < reps; i++) device.copy(i % 2 == 0 ? b : a, i % 2 == 0 ? a : b, bytes);
+            device.driver.eventRecord(end, device.stream);
+            device.driver.eventSynchronize(end);
+            double seconds = device.driver.elapsedMillis(start, end) / 1e3;
+            return 2.0 * bytes * reps / seconds;
+        } finally {
+            device.free(a);
+            device.free(b);
+        }
+    }
+
     @Override
     public void synchronize() {
         bind();

@@ -191,10 +191,12 @@ attention_prefill(BatchDesc batch, const u64* k_ptr, const u64* v_ptr, const int
         for (int i = 0; i < DPT; i++) acc[i] *= rescale;
 #pragma unroll
         for (int j = 0; j < PREFILL_K; j++) {
-            float e = expf(s[j] - m_new);  // 0 for masked positions
-            l += e;
+            if (j < n) {  // rows past n hold stale shared memory, which may not even be a number
+                float e = expf(s[j] - m_new);  // 0 for positions in this row's future
+                l += e;
 #pragma unroll
-            for (int i = 0; i < DPT; i++) acc[i] = fmaf(e, vs[j][d0 + i], acc[i]);
+                for (int i = 0; i < DPT; i++) acc[i] = fmaf(e, vs[j][d0 + i], acc[i]);
+            }
         }
         m = m_new;
     }
