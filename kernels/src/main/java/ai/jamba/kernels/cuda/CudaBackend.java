@@ -44,7 +44,6 @@ public final class CudaBackend implements Backend {
     static final int DEVICE_ROUTED_ROWS = 64;
 
     private final Device device;
-    private final Consumer<String> log;
     private final List<CudaMambaState> mambaStates = new ArrayList<>();
     private final List<CudaKvCache> kvCaches = new ArrayList<>();
     /** Device memory of weights, freed when the backend closes. */
@@ -54,9 +53,8 @@ public final class CudaBackend implements Backend {
     private Batch uploadedBatch;
     private DeviceBatch deviceBatch;
 
-    private CudaBackend(Device device, Consumer<String> log) {
+    private CudaBackend(Device device) {
         this.device = device;
-        this.log = log;
         this.boundThread = Thread.currentThread();
     }
 
@@ -71,7 +69,7 @@ public final class CudaBackend implements Backend {
         } catch (CudaException e) {
             throw new BackendUnavailableException(e.getMessage());
         }
-        CudaBackend b = new CudaBackend(device, log);
+        CudaBackend b = new CudaBackend(device);
         try {
             for (String source : GENERIC_SOURCES) device.compiler.module(source);
         } catch (RuntimeException e) {
@@ -85,8 +83,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public String describe() {
-        return String.format("cuda: %s (sm_%d%d, %d SMs, %.1f GiB)", device.name, device.ccMajor, device.ccMinor,
-                device.multiprocessors, device.totalMemory / (double) (1L << 30));
+        int driver = device.driver.driverVersion();
+        return String.format("cuda: %s (sm_%d%d, %d SMs, %.1f GiB), driver API %d.%d", device.name, device.ccMajor, device.ccMinor,
+                device.multiprocessors, device.totalMemory / (double) (1L << 30), driver / 1000, driver % 1000 / 10);
     }
 
     /** The GPU's name, as the driver reports it. */

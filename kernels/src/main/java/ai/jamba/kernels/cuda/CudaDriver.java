@@ -22,8 +22,6 @@ final class CudaDriver {
     static final int CUDA_ERROR_OUT_OF_MEMORY = 2;
     static final int ATTR_MULTIPROCESSOR_COUNT = 16;
     static final int ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76;
-    static final int ATTR_MAX_SHARED_OPTIN = 97;
-    static final int FUNC_ATTR_MAX_DYNAMIC_SHARED = 8;
     static final int STREAM_NON_BLOCKING = 1;
     static final int CAPTURE_MODE_THREAD_LOCAL = 1;
 
@@ -32,7 +30,7 @@ final class CudaDriver {
             cuGetErrorString, cuMemAlloc, cuMemFree, cuMemGetInfo, cuMemAllocHost, cuMemFreeHost, cuMemcpyHtoD,
             cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemcpyDtoDAsync, cuMemsetD8Async, cuStreamCreate,
             cuStreamSynchronize, cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime, cuModuleLoadData,
-            cuModuleGetFunction, cuFuncSetAttribute, cuLaunchKernel, cuStreamBeginCapture, cuStreamEndCapture,
+            cuModuleGetFunction, cuLaunchKernel, cuStreamBeginCapture, cuStreamEndCapture,
             cuGraphInstantiate, cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy;
 
     private CudaDriver(SymbolLookup lib) {
@@ -65,7 +63,6 @@ final class CudaDriver {
         cuEventElapsedTime = fn(lib, "cuEventElapsedTime_v2", ADDRESS, JAVA_LONG, JAVA_LONG);
         cuModuleLoadData = fn(lib, "cuModuleLoadData", ADDRESS, ADDRESS);
         cuModuleGetFunction = fn(lib, "cuModuleGetFunction", ADDRESS, JAVA_LONG, ADDRESS);
-        cuFuncSetAttribute = fn(lib, "cuFuncSetAttribute", JAVA_LONG, JAVA_INT, JAVA_INT);
         cuLaunchKernel = fn(lib, "cuLaunchKernel", JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS);
         cuStreamBeginCapture = fn(lib, "cuStreamBeginCapture_v2", JAVA_LONG, JAVA_INT);
@@ -310,11 +307,6 @@ final class CudaDriver {
         }
     }
 
-    void setMaxDynamicShared(long function, int bytes) {
-        check("cuFuncSetAttribute(max dynamic shared memory " + bytes + ")",
-                () -> (int) cuFuncSetAttribute.invokeExact(function, FUNC_ATTR_MAX_DYNAMIC_SHARED, bytes));
-    }
-
     /** Queues a kernel; {@code params} holds a pointer to each argument's value, as cuLaunchKernel wants. */
     void launch(long function, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes, long stream,
                 MemorySegment params, String name) {
@@ -325,7 +317,7 @@ final class CudaDriver {
                     + ", " + sharedBytes + " B shared): " + errorText(r));
     }
 
-    // ---- graphs ---------------------------------------------------------------------------------------------
+    // ---- graphs (capture of the decode step: GPU speed, issue 5) --------------------------------------------
 
     void beginCapture(long stream) {
         check("cuStreamBeginCapture", () -> (int) cuStreamBeginCapture.invokeExact(stream, CAPTURE_MODE_THREAD_LOCAL));

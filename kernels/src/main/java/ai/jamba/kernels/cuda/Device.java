@@ -186,11 +186,6 @@ final class Device implements AutoCloseable {
         return (int) ((n + per - 1) / per);
     }
 
-    /** Free and total device memory, bytes. */
-    long[] memoryInfo() {
-        return driver.memoryInfo();
-    }
-
     @Override
     public void close() {
         synchronize();
