@@ -1,10 +1,10 @@
 package ai.jamba.engine.model;
 
 import ai.jamba.engine.Fixtures;
+import ai.jamba.engine.TestBackend;
 import ai.jamba.kernels.Backend;
 import ai.jamba.kernels.Batch;
 import ai.jamba.kernels.Mat;
-import ai.jamba.kernels.cpu.CpuBackend;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -22,12 +22,22 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 class SelfConsistencyTest {
     /** Same computation, different grouping of float32 work: this close, per row, in the fixtures' measure. */
     static final double REGROUPED = 1e-5;
+    /**
+     * The same on a GPU, whose prefill products meet bf16 weights with float32 activations split into two bf16
+     * parts (16 significant bits, not 24): measured 1.2e-5 on jamba-tiny-b (H100), so an order of magnitude
+     * above that, and still 10x inside the golden tolerance for bf16 weights.
+     */
+    static final double REGROUPED_SPLIT_BF16 = 1e-4;
+
+    static double regrouped() {
+        return TestBackend.bitExactRows(backend) ? REGROUPED : REGROUPED_SPLIT_BF16;
+    }
 
     static Backend backend;
 
     @BeforeAll
     static void start() {
-        backend = new CpuBackend(CpuBackend.defaultThreads());
+        backend = TestBackend.open();
     }
 
     @AfterAll
@@ -62,20 +72,20 @@ class SelfConsistencyTest {
             int chunked = pool.acquire();
             logits(model, pool, chunked, a, new int[]{a.length - 1});
             float[] ours = logits(model, pool, chunked, b, lastRows(b.length, b.length));
-            Fixtures.assertRowsClose(name + ": prefill(A) then prefill(B) vs prefill(A+B)", ours, ref, vocab, REGROUPED);
+            Fixtures.assertRowsClose(name + ": prefill(A) then prefill(B) vs prefill(A+B)", ours, ref, vocab, regrouped());
 
             int stepwise = pool.acquire();
             logits(model, pool, stepwise, a, new int[]{a.length - 1});
             float[] steps = new float[b.length * vocab];
             for (int i = 0; i < b.length; i++)
                 System.arraycopy(logits(model, pool, stepwise, new int[]{b[i]}, new int[]{0}), 0, steps, i * vocab, vocab);
-            Fixtures.assertRowsClose(name + ": prefill(A) then B token by token vs prefill(A+B)", steps, ref, vocab, REGROUPED);
+            Fixtures.assertRowsClose(name + ": prefill(A) then B token by token vs prefill(A+B)", steps, ref, vocab, regrouped());
 
             // the next token after all three agrees too: the states, not just the logits, are the same
             int next = 5;
             float[] w = logits(model, pool, whole, new int[]{next}, new int[]{0});
-            Fixtures.assertRowsClose(name + ": state after chunked prefill", logits(model, pool, chunked, new int[]{next}, new int[]{0}), w, vocab, REGROUPED);
-            Fixtures.assertRowsClose(name + ": state after stepwise prefill", logits(model, pool, stepwise, new int[]{next}, new int[]{0}), w, vocab, REGROUPED);
+            Fixtures.assertRowsClose(name + ": state after chunked prefill", logits(model, pool, chunked, new int[]{next}, new int[]{0}), w, vocab, regrouped());
+            Fixtures.assertRowsClose(name + ": state after stepwise prefill", logits(model, pool, stepwise, new int[]{next}, new int[]{0}), w, vocab, regrouped());
         }
     }
 
@@ -104,15 +114,24 @@ class SelfConsistencyTest {
             Batch prefill = Batch.of(slots, prompts[0].length, prompts[1].length, prompts[2].length);
             float[] together = run(model, pool, prefill, concat(concat(prompts[0], prompts[1]), prompts[2]));
             for (int s = 0; s < prompts.length; s++)
-                assertArrayEquals(alone[s][0], Arrays.copyOfRange(together, s * vocab, (s + 1) * vocab), name + ": prefill of sequence " + s + " in a batch");
+                sameRow(alone[s][0], Arrays.copyOfRange(together, s * vocab, (s + 1) * vocab), vocab, name + ": prefill of sequence " + s + " in a batch");
             for (int i = 0; i < steps; i++) {
                 Batch decode = Batch.of(slots, 1, 1, 1);
                 together = run(model, pool, decode, new int[]{next[0][i], next[1][i], next[2][i]});
                 for (int s = 0; s < prompts.length; s++)
-                    assertArrayEquals(alone[s][i + 1], Arrays.copyOfRange(together, s * vocab, (s + 1) * vocab),
-                            name + ": decode step " + i + " of sequence " + s + " in a batch (the CPU backend is bit-exact per row)");
+                    sameRow(alone[s][i + 1], Arrays.copyOfRange(together, s * vocab, (s + 1) * vocab), vocab,
+                            name + ": decode step " + i + " of sequence " + s + " in a batch");
             }
         }
+    }
+
+    /**
+     * A sequence's row computed in a batch against the same row computed alone: bit-identical on a backend that
+     * promises it (the CPU), else within {@link #regrouped()} (a GPU picks kernels by the batch's row count).
+     */
+    static void sameRow(float[] alone, float[] together, int vocab, String what) {
+        if (TestBackend.bitExactRows(backend)) assertArrayEquals(alone, together, what + " (the CPU backend is bit-exact per row)");
+        else System.out.printf("%s: worst row %.2e%n", what, Fixtures.assertRowsClose(what, together, alone, vocab, regrouped()));
     }
 
     static float[] run(JambaModel model, StatePool pool, Batch batch, int[] ids) {
