@@ -22,16 +22,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 class SelfConsistencyTest {
     /** Same computation, different grouping of float32 work: this close, per row, in the fixtures' measure. */
     static final double REGROUPED = 1e-5;
-    /**
-     * The same on a GPU, whose prefill products meet bf16 weights with float32 activations split into two bf16
-     * parts (16 significant bits, not 24): measured 1.2e-5 on jamba-tiny-b (H100), so an order of magnitude
-     * above that, and still 10x inside the golden tolerance for bf16 weights.
-     */
-    static final double REGROUPED_SPLIT_BF16 = 1e-4;
-
-    static double regrouped() {
-        return TestBackend.bitExactRows(backend) ? REGROUPED : REGROUPED_SPLIT_BF16;
-    }
 
     static Backend backend;
 
@@ -72,20 +62,20 @@ class SelfConsistencyTest {
             int chunked = pool.acquire();
             logits(model, pool, chunked, a, new int[]{a.length - 1});
             float[] ours = logits(model, pool, chunked, b, lastRows(b.length, b.length));
-            Fixtures.assertRowsClose(name + ": prefill(A) then prefill(B) vs prefill(A+B)", ours, ref, vocab, regrouped());
+            Fixtures.assertRowsClose(name + ": prefill(A) then prefill(B) vs prefill(A+B)", ours, ref, vocab, REGROUPED);
 
             int stepwise = pool.acquire();
             logits(model, pool, stepwise, a, new int[]{a.length - 1});
             float[] steps = new float[b.length * vocab];
             for (int i = 0; i < b.length; i++)
                 System.arraycopy(logits(model, pool, stepwise, new int[]{b[i]}, new int[]{0}), 0, steps, i * vocab, vocab);
-            Fixtures.assertRowsClose(name + ": prefill(A) then B token by token vs prefill(A+B)", steps, ref, vocab, regrouped());
+            Fixtures.assertRowsClose(name + ": prefill(A) then B token by token vs prefill(A+B)", steps, ref, vocab, REGROUPED);
 
             // the next token after all three agrees too: the states, not just the logits, are the same
             int next = 5;
             float[] w = logits(model, pool, whole, new int[]{next}, new int[]{0});
-            Fixtures.assertRowsClose(name + ": state after chunked prefill", logits(model, pool, chunked, new int[]{next}, new int[]{0}), w, vocab, regrouped());
-            Fixtures.assertRowsClose(name + ": state after stepwise prefill", logits(model, pool, stepwise, new int[]{next}, new int[]{0}), w, vocab, regrouped());
+            Fixtures.assertRowsClose(name + ": state after chunked prefill", logits(model, pool, chunked, new int[]{next}, new int[]{0}), w, vocab, REGROUPED);
+            Fixtures.assertRowsClose(name + ": state after stepwise prefill", logits(model, pool, stepwise, new int[]{next}, new int[]{0}), w, vocab, REGROUPED);
         }
     }
 
@@ -127,11 +117,11 @@ class SelfConsistencyTest {
 
     /**
      * A sequence's row computed in a batch against the same row computed alone: bit-identical on a backend that
-     * promises it (the CPU), else within {@link #regrouped()} (a GPU picks kernels by the batch's row count).
+     * promises it (the CPU), else within {@link #REGROUPED} (a GPU picks kernels by the batch's row count).
      */
     static void sameRow(float[] alone, float[] together, int vocab, String what) {
         if (TestBackend.bitExactRows(backend)) assertArrayEquals(alone, together, what + " (the CPU backend is bit-exact per row)");
-        else System.out.printf("%s: worst row %.2e%n", what, Fixtures.assertRowsClose(what, together, alone, vocab, regrouped()));
+        else System.out.printf("%s: worst row %.2e%n", what, Fixtures.assertRowsClose(what, together, alone, vocab, REGROUPED));
     }
 
     static float[] run(JambaModel model, StatePool pool, Batch batch, int[] ids) {
