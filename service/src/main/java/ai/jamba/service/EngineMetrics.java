@@ -1,0 +1,65 @@
+package ai.jamba.service;
+
+import ai.jamba.engine.serve.Engine;
+import ai.jamba.engine.serve.EngineStats;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The engine as metrics: batch sizes per step, queue depth, running sequences, token counters, session cache
+ * counters; and a log line every few seconds while it is busy, so batching shows in the log.
+ */
+public final class EngineMetrics {
+    private static final Logger log = LoggerFactory.getLogger("jamba.engine");
+    private static final long LOG_EVERY_NANOS = 5_000_000_000L;
+
+    private final AtomicInteger maxBatch = new AtomicInteger();
+    private long lastLog, stepsSinceLog, tokensSinceLog;
+    private int maxSinceLog;
+
+    public EngineMetrics(Engine engine, MeterRegistry registry) {
+        DistributionSummary batchSequences = DistributionSummary.builder("jamba.batch.sequences")
+                .description("sequences in one forward step").register(registry);
+        DistributionSummary batchTokens = DistributionSummary.builder("jamba.batch.tokens")
+                .description("tokens in one forward step (decodes and prompt chunks)").register(registry);
+        engine.setStepListener(step -> {
+            batchSequences.record(step.sequences());
+            batchTokens.record(step.prefillTokens() + step.decodeTokens());
+            maxBatch.accumulateAndGet(step.sequences(), Math::max);
+            logNow(step);
+        });
+        Gauge.builder("jamba.queue.depth", engine, e -> e.stats().queueDepth()).description("requests waiting").register(registry);
+        Gauge.builder("jamba.sequences.active", engine, e -> e.stats().runningSequences()).description("sequences running").register(registry);
+        counter(registry, "jamba.tokens.prompt", "prompt tokens computed", engine, s -> s.prefilledTokens());
+        counter(registry, "jamba.tokens.reused", "prompt tokens restored from sessions", engine, s -> s.reusedTokens());
+        counter(registry, "jamba.tokens.completion", "tokens generated", engine, s -> s.generatedTokens());
+    }
+
+    private static void counter(MeterRegistry r, String name, String help, Engine engine, java.util.function.ToDoubleFunction<EngineStats> f) {
+        io.micrometer.core.instrument.FunctionCounter.builder(name, engine, e -> f.applyAsDouble(e.stats())).description(help).register(r);
+    }
+
+    /** The most sequences any one step has carried. */
+    public int maxBatchSequences() {
+        return maxBatch.get();
+    }
+
+    private void logNow(EngineStats.Step step) {
+        stepsSinceLog++;
+        tokensSinceLog += step.decodeTokens();
+        maxSinceLog = Math.max(maxSinceLog, step.sequences());
+        long now = System.nanoTime();
+        if (now - lastLog < LOG_EVERY_NANOS) return;
+        if (lastLog != 0)
+            log.info("engine: {} steps, up to {} sequences a step, {} tokens decoded ({} tok/s)", stepsSinceLog, maxSinceLog,
+                    tokensSinceLog, Math.round(tokensSinceLog / ((now - lastLog) / 1e9)));
+        lastLog = now;
+        stepsSinceLog = tokensSinceLog = 0;
+        maxSinceLog = 0;
+    }
+}
