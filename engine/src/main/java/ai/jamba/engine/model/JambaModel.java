@@ -72,6 +72,11 @@ public final class JambaModel implements AutoCloseable {
         return backend;
     }
 
+    /** The checkpoint folder the weights come from. */
+    public Path checkpointDir() {
+        return checkpoint.dir();
+    }
+
     /** Bytes of weights resident in the backend. */
     public long weightBytes() {
         long b = embedTokens.bytes() + finalNorm.bytes() + (lmHead == embedTokens ? 0 : lmHead.bytes());
