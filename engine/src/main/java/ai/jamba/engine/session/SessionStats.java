@@ -4,7 +4,7 @@ package ai.jamba.engine.session;
  * Counters of a {@link SessionStore} since it opened, for metrics.
  *
  * @param sessions      sessions known (memory or disk)
- * @param memoryBytes   bytes of sessions in memory (approximate: the weigher's estimate)
+ * @param memoryBytes   bytes of sessions in memory (as {@link Session#bytes()} estimates them)
  * @param diskBytes     bytes of session files
  * @param hits          lookups answered from memory
  * @param diskLoads     lookups answered from disk

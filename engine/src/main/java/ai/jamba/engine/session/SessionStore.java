@@ -1,9 +1,6 @@
 package ai.jamba.engine.session;
 
 import ai.jamba.engine.tokenizer.ChatMessage;
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.RemovalCause;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,8 +21,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
- * Where sessions live between turns: a byte-weighed, least-recently-used tier in memory (Caffeine), backed by one
- * file per session in a directory when one is configured.
+ * Where sessions live between turns: a byte-weighed, least-recently-used tier in memory ({@link MemoryTier}), backed
+ * by one file per session in a directory when one is configured.
  *
  * <ul>
  *   <li>{@link #put} keeps the session in memory at once and writes its file behind, on the store's own thread;
@@ -44,7 +41,7 @@ public final class SessionStore implements AutoCloseable {
     private final SessionStoreConfig config;
     private final String model;
     private final Path dir;
-    private final Cache<String, Session> memory;
+    private final MemoryTier memory;
     private final SessionCatalog catalog = new SessionCatalog();
     /** Sessions put but not yet on disk (the newest version of each). */
     private final ConcurrentHashMap<String, Session> unwritten = new ConcurrentHashMap<>();
@@ -61,12 +58,7 @@ public final class SessionStore implements AutoCloseable {
         this.model = model;
         this.dir = config.directory();
         Arrays.setAll(stripes, i -> new Object());
-        memory = Caffeine.newBuilder()
-                .maximumWeight(config.memoryBytes() / 1024)
-                .weigher((String id, Session s) -> (int) Math.min(Integer.MAX_VALUE, (s.bytes() + 1023) / 1024))
-                .evictionListener(this::evicted)
-                .executor(Runnable::run) // evict on the caller's thread, now: budgets hold as soon as put returns
-                .build();
+        memory = new MemoryTier(config.memoryBytes(), this::evicted);
         housekeeping = Executors.newSingleThreadScheduledExecutor(r -> {
             housekeeper = new Thread(r, "jamba-sessions");
             housekeeper.setDaemon(true);
@@ -138,7 +130,7 @@ public final class SessionStore implements AutoCloseable {
                 misses.incrementAndGet();
                 return Optional.empty();
             }
-            Session s = memory.getIfPresent(id);
+            Session s = memory.get(id);
             if (s == null) s = unwritten.get(id);
             if (s != null) {
                 hits.incrementAndGet();
@@ -223,7 +215,7 @@ public final class SessionStore implements AutoCloseable {
         synchronized (stripe(id)) {
             boolean existed = catalog.remove(id) != null;
             unwritten.remove(id);
-            memory.invalidate(id);
+            memory.remove(id);
             if (dir != null) onHousekeeper(() -> deleteFile(id));
             return existed;
         }
@@ -273,10 +265,11 @@ public final class SessionStore implements AutoCloseable {
         }
     }
 
-    private void evicted(String id, Session s, RemovalCause cause) {
-        if (!cause.wasEvicted()) return;
+    private void evicted(String id, Session s) {
         evictions.incrementAndGet();
-        if (dir == null) catalog.remove(id); // nowhere else to keep it: the session ends
+        if (dir != null) return; // it is on disk, or will be: the next turn reads it from there
+        catalog.remove(id);
+        log.info("session {} ends: it left the memory budget of {} bytes, and there is no session directory", id, config.memoryBytes());
     }
 
     private void quarantine(Path file, SessionFileException e) {
@@ -314,8 +307,7 @@ public final class SessionStore implements AutoCloseable {
     }
 
     public SessionStats stats() {
-        long memoryBytes = memory.policy().eviction().map(e -> e.weightedSize().orElse(0) * 1024).orElse(0L);
-        return new SessionStats(catalog.size(), memoryBytes, catalog.diskBytes(), hits.get(), diskLoads.get(), misses.get(),
+        return new SessionStats(catalog.size(), memory.bytes(), catalog.diskBytes(), hits.get(), diskLoads.get(), misses.get(),
                 evictions.get(), ended.get(), droppedStates.get(), corruptFiles.get());
     }
 
