@@ -260,7 +260,8 @@ public final class JambaModel implements AutoCloseable {
      * One step over a batch: {@code ids} holds every sequence's tokens for this step, flattened in batch order.
      * Each sequence continues from its slot's state, which the step advances. Returns logits
      * [logitRows.length, vocab] for the given rows (usually {@link Batch#lastRows()}); the matrix is valid until
-     * the next call.
+     * the next call. With no rows asked for (a step of prompt chunks that are not their prompt's last) the head is
+     * skipped and the result is null.
      */
     public Mat forward(StatePool state, Batch batch, int[] ids, int[] logitRows, HiddenStates hidden) {
         int rows = batch.rows();
@@ -287,7 +288,7 @@ public final class JambaModel implements AutoCloseable {
             backend.rmsNorm(x, finalNorm, eps, h);
             hidden.accept(layers.length, download(h));
         }
-        return head(x, logitRows);
+        return logitRows.length == 0 ? null : head(x, logitRows);
     }
 
     private void mamba(MambaWeights m, ai.jamba.kernels.MambaState state, Batch batch, Workspace ws, Mat h, Mat out) {
@@ -328,8 +329,8 @@ public final class JambaModel implements AutoCloseable {
                 backend.free(logits);
                 backend.free(headRows);
             }
-            headRows = backend.allocate(Math.max(n, 1), config.hiddenSize());
-            logits = backend.allocate(Math.max(n, 1), config.vocabSize());
+            headRows = backend.allocate(n, config.hiddenSize());
+            logits = backend.allocate(n, config.vocabSize());
         }
         Mat g = headRows.rows(0, n), out = logits.rows(0, n);
         backend.gatherRows(x, rows, g);

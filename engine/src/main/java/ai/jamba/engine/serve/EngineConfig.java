@@ -35,6 +35,7 @@ public record EngineConfig(int maxRunningSequences, int maxQueuedRequests, int s
         return new EngineConfig(64, 1024, 512, 32768, Duration.ofSeconds(30), SessionStoreConfig.defaults());
     }
 
+    /** Also raises the step token budget to {@code n} if it is lower: each running sequence feeds a token every step. */
     public EngineConfig withMaxRunningSequences(int n) {
         return new EngineConfig(n, maxQueuedRequests, Math.max(n, stepTokenBudget), maxContextTokens, sessionWaitTimeout, sessions);
     }

@@ -7,6 +7,7 @@ import ai.jamba.engine.session.SessionStore;
 import ai.jamba.engine.tokenizer.ChatMessage;
 import ai.jamba.engine.tokenizer.ChatTemplate;
 import ai.jamba.engine.tokenizer.JambaTokenizer;
+import ai.jamba.engine.tokenizer.TokenizerException;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -67,11 +68,16 @@ final class TurnPlanner {
 
     Turn plan(GenerationRequest r, String sessionId) {
         Session named = r.sessionId() == null ? null : load(sessionId, r.owner());
-        Turn turn = switch (r.prompt()) {
-            case Prompt.Text t -> raw(r.owner(), named, tokenizer.encode(t.text(), named == null));
-            case Prompt.Ids ids -> raw(r.owner(), named, ids.ids());
-            case Prompt.Chat c -> chat(r.owner(), named, c.messages());
-        };
+        Turn turn;
+        try {
+            turn = switch (r.prompt()) {
+                case Prompt.Text t -> raw(r.owner(), named, tokenizer.encode(t.text(), named == null));
+                case Prompt.Ids ids -> raw(r.owner(), named, ids.ids());
+                case Prompt.Chat c -> chat(r.owner(), named, c.messages());
+            };
+        } catch (TokenizerException | IllegalArgumentException e) { // the chat template rejects the conversation
+            throw EngineException.invalid("the chat template cannot render this conversation: " + e.getMessage());
+        }
         if (turn.tokens.length >= contextLimit)
             throw EngineException.invalid("the conversation has " + turn.tokens.length + " tokens with this prompt; the context limit is "
                     + contextLimit + " (prompt and completion together)");
