@@ -32,7 +32,10 @@ public final class RequestHandle {
         cancel.run();
     }
 
-    /** Completes with the final event ({@link GenerationEvent.Done} or {@link GenerationEvent.Error}). */
+    /**
+     * Completes with the final event ({@link GenerationEvent.Done} or {@link GenerationEvent.Error}), on the engine
+     * thread: chain work with the {@code ...Async} methods, or on your own executor, never blocking work directly.
+     */
     public CompletableFuture<GenerationEvent> completion() {
         return completion;
     }
