@@ -1,6 +1,7 @@
 package ai.jamba.kernels;
 
 import ai.jamba.kernels.cpu.CpuBackend;
+import ai.jamba.kernels.cuda.CudaBackend;
 
 import java.util.function.Consumer;
 
@@ -18,10 +19,10 @@ public final class Backends {
         int cpuThreads = threads > 0 ? threads : CpuBackend.defaultThreads();
         return switch (name) {
             case "cpu" -> new CpuBackend(cpuThreads);
-            case "cuda" -> openCuda();
+            case "cuda" -> CudaBackend.open(log);
             case "auto" -> {
                 try {
-                    yield openCuda();
+                    yield CudaBackend.open(log);
                 } catch (BackendUnavailableException e) {
                     log.accept("backend auto: CUDA unavailable (" + e.getMessage() + "); using the CPU");
                     yield new CpuBackend(cpuThreads);
@@ -29,9 +30,5 @@ public final class Backends {
             }
             default -> throw new IllegalArgumentException("unknown backend \"" + name + "\"; choose one of " + NAMES);
         };
-    }
-
-    private static Backend openCuda() {
-        throw new BackendUnavailableException("this build has no CUDA backend yet");
     }
 }

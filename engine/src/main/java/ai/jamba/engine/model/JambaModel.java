@@ -12,6 +12,7 @@ import ai.jamba.kernels.Weight;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Jamba's forward pass, as transformers' JambaForCausalLM computes it, composed from backend ops.
@@ -49,15 +50,16 @@ public final class JambaModel implements AutoCloseable {
 
     private final JambaConfig config;
     private final Backend backend;
-    private final Checkpoint checkpoint;
+    /** What the model owns besides its weights (the open checkpoint), or null. */
+    private final AutoCloseable owned;
     private final Weight embedTokens, finalNorm, lmHead;
     private final Layer[] layers;
 
-    private JambaModel(JambaConfig config, Backend backend, Checkpoint checkpoint, Weight embedTokens,
+    private JambaModel(JambaConfig config, Backend backend, AutoCloseable owned, Weight embedTokens,
                        Weight finalNorm, Weight lmHead, Layer[] layers) {
         this.config = config;
         this.backend = backend;
-        this.checkpoint = checkpoint;
+        this.owned = owned;
         this.embedTokens = embedTokens;
         this.finalNorm = finalNorm;
         this.lmHead = lmHead;
@@ -72,9 +74,9 @@ public final class JambaModel implements AutoCloseable {
         return backend;
     }
 
-    /** The checkpoint folder the weights come from. */
-    public Path checkpointDir() {
-        return checkpoint.dir();
+    /** The checkpoint folder the weights were loaded from; empty for a model built from other weights (benchmarks). */
+    public Optional<Path> checkpointDir() {
+        return owned instanceof Checkpoint c ? Optional.of(c.dir()) : Optional.empty();
     }
 
     /** Bytes of weights resident in the backend. */
@@ -119,15 +121,62 @@ public final class JambaModel implements AutoCloseable {
 
     /** Loads from an open checkpoint, which the model then owns (and closes). */
     public static JambaModel load(Checkpoint ckpt, Backend backend, LoadOptions options, Progress progress) {
-        JambaConfig c = ckpt.config();
+        return build(new CheckpointWeights(ckpt, backend, options), backend, progress, ckpt);
+    }
+
+    /**
+     * Where a model's weights come from, by checkpoint tensor name: a checkpoint file, or (benchmarks) weights
+     * made directly on a device. Shapes are what the config implies.
+     */
+    public interface WeightSource {
+        JambaConfig config();
+
+        boolean contains(String name);
+
+        /** A weight made resident in the backend. */
+        Weight weight(String name, long... shape);
+
+        /** The MoE block whose tensors start with {@code prefix} ("model.layers.N.feed_forward."). */
+        Experts experts(String prefix);
+    }
+
+    /** Weights read from a checkpoint and made resident as they are. */
+    private record CheckpointWeights(Checkpoint ckpt, Backend backend, LoadOptions options) implements WeightSource {
+        @Override public JambaConfig config() { return ckpt.config(); }
+
+        @Override public boolean contains(String name) { return ckpt.contains(name); }
+
+        @Override
+        public Weight weight(String name, long... shape) {
+            return backend.weight(ckpt.tensor(name, shape));
+        }
+
+        @Override
+        public Experts experts(String f) {
+            JambaConfig c = ckpt.config();
+            long hidden = c.hiddenSize(), inter = c.intermediateSize();
+            List<HostTensor> gate = new ArrayList<>(), up = new ArrayList<>(), down = new ArrayList<>();
+            for (int e = 0; e < c.numExperts(); e++) {
+                String x = f + "experts." + e + ".";
+                gate.add(ckpt.tensor(x + "gate_proj.weight", inter, hidden));
+                up.add(ckpt.tensor(x + "up_proj.weight", inter, hidden));
+                down.add(ckpt.tensor(x + "down_proj.weight", hidden, inter));
+            }
+            return backend.experts(ckpt.tensor(f + "router.weight", c.numExperts(), hidden), gate, up, down,
+                    c.numExpertsPerTok(), options.int8Experts());
+        }
+    }
+
+    /** Builds a model from any weight source; {@code owned} (may be null) is closed with the model. */
+    public static JambaModel build(WeightSource w, Backend backend, Progress progress, AutoCloseable owned) {
+        JambaConfig c = w.config();
         long hidden = c.hiddenSize(), vocab = c.vocabSize(), dInner = c.dInner(), inter = c.intermediateSize();
-        Loader w = new Loader(ckpt, backend);
-        Weight embed = w.get("model.embed_tokens.weight", vocab, hidden);
+        Weight embed = w.weight("model.embed_tokens.weight", vocab, hidden);
         Weight head;
-        if (ckpt.contains("lm_head.weight")) head = w.get("lm_head.weight", vocab, hidden);
+        if (w.contains("lm_head.weight")) head = w.weight("lm_head.weight", vocab, hidden);
         else if (c.tieWordEmbeddings()) head = embed;
-        else throw new ai.jamba.engine.checkpoint.CheckpointException(ckpt.dir() + ": missing tensor lm_head.weight (and tie_word_embeddings is false)");
-        Weight finalNorm = w.get("model.final_layernorm.weight", hidden);
+        else throw new ai.jamba.engine.checkpoint.CheckpointException("missing tensor lm_head.weight (and tie_word_embeddings is false)");
+        Weight finalNorm = w.weight("model.final_layernorm.weight", hidden);
 
         Layer[] layers = new Layer[c.numHiddenLayers()];
         for (int i = 0; i < layers.length; i++) {
@@ -137,60 +186,45 @@ public final class JambaModel implements AutoCloseable {
             if (c.isAttentionLayer(i)) {
                 long q = (long) c.numAttentionHeads() * c.headDim(), kv = (long) c.numKeyValueHeads() * c.headDim();
                 attention = new AttentionWeights(
-                        w.get(p + "self_attn.q_proj.weight", q, hidden),
-                        w.get(p + "self_attn.k_proj.weight", kv, hidden),
-                        w.get(p + "self_attn.v_proj.weight", kv, hidden),
-                        w.get(p + "self_attn.o_proj.weight", hidden, q));
+                        w.weight(p + "self_attn.q_proj.weight", q, hidden),
+                        w.weight(p + "self_attn.k_proj.weight", kv, hidden),
+                        w.weight(p + "self_attn.v_proj.weight", kv, hidden),
+                        w.weight(p + "self_attn.o_proj.weight", hidden, q));
             } else {
                 String m = p + "mamba.";
                 long rank = c.mambaDtRank(), state = c.mambaDState();
                 mamba = new MambaWeights(
-                        w.get(m + "in_proj.weight", 2 * dInner, hidden),
-                        c.mambaProjBias() ? w.get(m + "in_proj.bias", 2 * dInner) : null,
-                        w.get(m + "conv1d.weight", dInner, 1, c.mambaDConv()),
-                        c.mambaConvBias() ? w.get(m + "conv1d.bias", dInner) : null,
-                        w.get(m + "x_proj.weight", rank + 2 * state, dInner),
-                        w.get(m + "dt_layernorm.weight", rank),
-                        w.get(m + "b_layernorm.weight", state),
-                        w.get(m + "c_layernorm.weight", state),
-                        w.get(m + "dt_proj.weight", dInner, rank),
-                        w.get(m + "dt_proj.bias", dInner),
-                        w.get(m + "A_log", dInner, state),
-                        w.get(m + "D", dInner),
-                        w.get(m + "out_proj.weight", hidden, dInner),
-                        c.mambaProjBias() ? w.get(m + "out_proj.bias", hidden) : null);
+                        w.weight(m + "in_proj.weight", 2 * dInner, hidden),
+                        c.mambaProjBias() ? w.weight(m + "in_proj.bias", 2 * dInner) : null,
+                        w.weight(m + "conv1d.weight", dInner, 1, c.mambaDConv()),
+                        c.mambaConvBias() ? w.weight(m + "conv1d.bias", dInner) : null,
+                        w.weight(m + "x_proj.weight", rank + 2 * state, dInner),
+                        w.weight(m + "dt_layernorm.weight", rank),
+                        w.weight(m + "b_layernorm.weight", state),
+                        w.weight(m + "c_layernorm.weight", state),
+                        w.weight(m + "dt_proj.weight", dInner, rank),
+                        w.weight(m + "dt_proj.bias", dInner),
+                        w.weight(m + "A_log", dInner, state),
+                        w.weight(m + "D", dInner),
+                        w.weight(m + "out_proj.weight", hidden, dInner),
+                        c.mambaProjBias() ? w.weight(m + "out_proj.bias", hidden) : null);
             }
             MlpWeights mlp = null;
             Experts moe = null;
             String f = p + "feed_forward.";
             if (c.isExpertLayer(i)) {
-                List<HostTensor> gate = new ArrayList<>(), up = new ArrayList<>(), down = new ArrayList<>();
-                for (int e = 0; e < c.numExperts(); e++) {
-                    String x = f + "experts." + e + ".";
-                    gate.add(ckpt.tensor(x + "gate_proj.weight", inter, hidden));
-                    up.add(ckpt.tensor(x + "up_proj.weight", inter, hidden));
-                    down.add(ckpt.tensor(x + "down_proj.weight", hidden, inter));
-                }
-                moe = backend.experts(ckpt.tensor(f + "router.weight", c.numExperts(), hidden), gate, up, down,
-                        c.numExpertsPerTok(), options.int8Experts());
+                moe = w.experts(f);
             } else {
                 mlp = new MlpWeights(
-                        w.get(f + "gate_proj.weight", inter, hidden),
-                        w.get(f + "up_proj.weight", inter, hidden),
-                        w.get(f + "down_proj.weight", hidden, inter));
+                        w.weight(f + "gate_proj.weight", inter, hidden),
+                        w.weight(f + "up_proj.weight", inter, hidden),
+                        w.weight(f + "down_proj.weight", hidden, inter));
             }
-            layers[i] = new Layer(i, w.get(p + "input_layernorm.weight", hidden), w.get(p + "pre_ff_layernorm.weight", hidden),
+            layers[i] = new Layer(i, w.weight(p + "input_layernorm.weight", hidden), w.weight(p + "pre_ff_layernorm.weight", hidden),
                     mamba, attention, mlp, moe);
             progress.layerLoaded(i + 1, layers.length);
         }
-        return new JambaModel(c, backend, ckpt, embed, finalNorm, head, layers);
-    }
-
-    /** Fetches tensors with the shapes the config implies and makes them resident. */
-    private record Loader(Checkpoint ckpt, Backend backend) {
-        Weight get(String name, long... shape) {
-            return backend.weight(ckpt.tensor(name, shape));
-        }
+        return new JambaModel(c, backend, owned, embed, finalNorm, head, layers);
     }
 
     // ---- state --------------------------------------------------------------------------------------------
@@ -347,6 +381,13 @@ public final class JambaModel implements AutoCloseable {
 
     @Override
     public void close() {
-        checkpoint.close();
+        if (owned == null) return;
+        try {
+            owned.close();
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
     }
 }

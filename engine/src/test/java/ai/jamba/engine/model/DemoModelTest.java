@@ -1,10 +1,10 @@
 package ai.jamba.engine.model;
 
 import ai.jamba.engine.Fixtures;
+import ai.jamba.engine.TestBackend;
 import ai.jamba.engine.generate.Generator;
 import ai.jamba.kernels.Backend;
 import ai.jamba.kernels.SamplingParams;
-import ai.jamba.kernels.cpu.CpuBackend;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.AfterAll;
@@ -27,7 +27,7 @@ class DemoModelTest {
 
     @BeforeAll
     static void load() {
-        backend = new CpuBackend(CpuBackend.defaultThreads());
+        backend = TestBackend.open();
         model = JambaModel.load(Fixtures.demoModel(), backend, JambaModel.LoadOptions.DEFAULT, JambaModel.Progress.NONE);
     }
 

@@ -1,12 +1,12 @@
 package ai.jamba.engine.model;
 
 import ai.jamba.engine.Fixtures;
+import ai.jamba.engine.TestBackend;
 import ai.jamba.engine.Fixtures.Golden;
 import ai.jamba.kernels.Backend;
 import ai.jamba.kernels.Batch;
 import ai.jamba.kernels.Mat;
 import ai.jamba.kernels.Sampler;
-import ai.jamba.kernels.cpu.CpuBackend;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -29,7 +29,7 @@ class GoldenFixturesTest {
 
     @BeforeAll
     static void start() {
-        backend = new CpuBackend(CpuBackend.defaultThreads());
+        backend = TestBackend.open();
     }
 
     @AfterAll

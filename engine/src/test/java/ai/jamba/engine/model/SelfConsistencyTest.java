@@ -1,10 +1,10 @@
 package ai.jamba.engine.model;
 
 import ai.jamba.engine.Fixtures;
+import ai.jamba.engine.TestBackend;
 import ai.jamba.kernels.Backend;
 import ai.jamba.kernels.Batch;
 import ai.jamba.kernels.Mat;
-import ai.jamba.kernels.cpu.CpuBackend;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -27,7 +27,7 @@ class SelfConsistencyTest {
 
     @BeforeAll
     static void start() {
-        backend = new CpuBackend(CpuBackend.defaultThreads());
+        backend = TestBackend.open();
     }
 
     @AfterAll
@@ -104,15 +104,24 @@ class SelfConsistencyTest {
             Batch prefill = Batch.of(slots, prompts[0].length, prompts[1].length, prompts[2].length);
             float[] together = run(model, pool, prefill, concat(concat(prompts[0], prompts[1]), prompts[2]));
             for (int s = 0; s < prompts.length; s++)
-                assertArrayEquals(alone[s][0], Arrays.copyOfRange(together, s * vocab, (s + 1) * vocab), name + ": prefill of sequence " + s + " in a batch");
+                sameRow(alone[s][0], Arrays.copyOfRange(together, s * vocab, (s + 1) * vocab), vocab, name + ": prefill of sequence " + s + " in a batch");
             for (int i = 0; i < steps; i++) {
                 Batch decode = Batch.of(slots, 1, 1, 1);
                 together = run(model, pool, decode, new int[]{next[0][i], next[1][i], next[2][i]});
                 for (int s = 0; s < prompts.length; s++)
-                    assertArrayEquals(alone[s][i + 1], Arrays.copyOfRange(together, s * vocab, (s + 1) * vocab),
-                            name + ": decode step " + i + " of sequence " + s + " in a batch (the CPU backend is bit-exact per row)");
+                    sameRow(alone[s][i + 1], Arrays.copyOfRange(together, s * vocab, (s + 1) * vocab), vocab,
+                            name + ": decode step " + i + " of sequence " + s + " in a batch");
             }
         }
+    }
+
+    /**
+     * A sequence's row computed in a batch against the same row computed alone: bit-identical on a backend that
+     * promises it (the CPU), else within {@link #REGROUPED} (a GPU picks kernels by the batch's row count).
+     */
+    static void sameRow(float[] alone, float[] together, int vocab, String what) {
+        if (TestBackend.bitExactRows(backend)) assertArrayEquals(alone, together, what + " (the CPU backend is bit-exact per row)");
+        else System.out.printf("%s: worst row %.2e%n", what, Fixtures.assertRowsClose(what, together, alone, vocab, REGROUPED));
     }
 
     static float[] run(JambaModel model, StatePool pool, Batch batch, int[] ids) {

@@ -1,0 +1,12 @@
+#!/bin/bash
+# The GPU suite on the device machine, from prebuilt jars (no JDK, no Maven there). Run from the repo root.
+set -o pipefail
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+mkdir -p /tmp/jre && tar xJf .devcarry/jre25.tar.xz -C /tmp/jre
+J=/tmp/jre/jre25/bin/java
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv | tee "$OUT/gpu.txt"
+CP=$(ls .devcarry/jars/*.jar | tr '\n' ':')
+FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g -Djamba.root=$PWD -Djamba.cuda.cache=/tmp/jamba-cuda"
+timeout ${SUITE_TIMEOUT:-420} $J $FLAGS -Djamba.test.backend=cuda -jar .devcarry/junit-platform-console-standalone-1.13.4.jar \
+  execute --class-path "$CP" --select-package ai.jamba --details=tree --disable-banner 2>&1 | tee "$OUT/gpu-tests.log"
+echo "suite exit: $?"

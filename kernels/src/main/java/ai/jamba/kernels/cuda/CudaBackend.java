@@ -1,0 +1,628 @@
+package ai.jamba.kernels.cuda;
+
+import ai.jamba.kernels.Backend;
+import ai.jamba.kernels.BackendUnavailableException;
+import ai.jamba.kernels.Batch;
+import ai.jamba.kernels.DType;
+import ai.jamba.kernels.Experts;
+import ai.jamba.kernels.HostTensor;
+import ai.jamba.kernels.KvCache;
+import ai.jamba.kernels.MambaState;
+import ai.jamba.kernels.Mat;
+import ai.jamba.kernels.SamplingParams;
+import ai.jamba.kernels.Weight;
+import ai.jamba.kernels.cuda.KernelCompiler.Kernel;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * The GPU backend: CUDA kernels compiled at start-up by NVRTC and launched through FFM, cuBLAS for the large
+ * products. Weights stay in device memory in their checkpoint dtype; activations are float32; per-slot state
+ * (conv, SSM, KV) lives in device memory; sampling runs on the device and only token ids come back.
+ *
+ * <p>Products pick their path by the number of token rows: up to {@link #SKINNY_ROWS} (decode) a kernel that
+ * streams the weights once at memory speed with float32 activations; above it (prefill) cuBLAS on the tensor
+ * cores. bf16 weights meet float32 activations there as x = hi + lo (two bf16 parts, 16 significant bits
+ * together): W·x = W·hi + W·lo, two bf16 products accumulated in float32, within ~1e-5 of float32 math.
+ *
+ * <p>Ops are queued on one stream and return before the device finishes; {@link #download}, {@link #sample}
+ * and {@link #synchronize} wait. One thread drives a backend at a time.
+ */
+public final class CudaBackend implements Backend {
+    /** Token rows up to which products run the skinny kernel (gemv.cu SKINNY_ROWS). */
+    static final int SKINNY_ROWS = 8;
+    /** Columns of x the skinny kernel stages per pass (gemv.cu KCHUNK). */
+    private static final int KCHUNK = 1024;
+    /** Rows up to which attention runs the per-row decode kernel rather than the tiled prefill one. */
+    static final int DECODE_ATTENTION_ROWS = 64;
+    /** attention.cu NSPLIT, PREFILL_Q. */
+    private static final int NSPLIT = 16, PREFILL_Q = 64;
+    /** Tokens up to which MoE runs its experts from device-side routing (no host round trip). */
+    static final int DEVICE_ROUTED_ROWS = 64;
+
+    private final Device device;
+    private final List<CudaMambaState> mambaStates = new ArrayList<>();
+    private final List<CudaKvCache> kvCaches = new ArrayList<>();
+    /** Device memory of weights, freed when the backend closes. */
+    private final List<Long> resident = new ArrayList<>();
+    private Thread boundThread;
+    /** The batch whose descriptor is on the device now (one upload per step, whatever the layers). */
+    private Batch uploadedBatch;
+    private DeviceBatch deviceBatch;
+
+    private CudaBackend(Device device) {
+        this.device = device;
+        this.boundThread = Thread.currentThread();
+    }
+
+    /** Sources every model uses, compiled (or found in the cache) when the backend opens, so a broken toolchain fails here. */
+    private static final List<String> GENERIC_SOURCES = List.of("elementwise.cu", "gemv.cu", "moe.cu", "sample.cu");
+
+    /** Opens GPU 0. Throws BackendUnavailableException (a one-line reason) where there is no usable GPU. */
+    public static CudaBackend open(Consumer<String> log) {
+        Device device;
+        try {
+            device = Device.open(0, log);
+        } catch (CudaException e) {
+            throw new BackendUnavailableException(e.getMessage());
+        }
+        CudaBackend b = new CudaBackend(device);
+        try {
+            for (String source : GENERIC_SOURCES) device.compiler.module(source);
+        } catch (RuntimeException e) {
+            b.close();
+            throw e;
+        }
+        return b;
+    }
+
+    @Override public String name() { return "cuda"; }
+
+    @Override
+    public String describe() {
+        int driver = device.driver.driverVersion();
+        return String.format("cuda: %s (sm_%d%d, %d SMs, %.1f GiB), driver API %d.%d", device.name, device.ccMajor, device.ccMinor,
+                device.multiprocessors, device.totalMemory / (double) (1L << 30), driver / 1000, driver % 1000 / 10);
+    }
+
+    /** The GPU's name, as the driver reports it. */
+    public String deviceName() {
+        return device.name;
+    }
+
+    /** Makes the context current when a different thread calls than last time. */
+    private void bind() {
+        Thread t = Thread.currentThread();
+        if (t != boundThread) {
+            device.bind();
+            boundThread = t;
+        }
+    }
+
+    private Kernel kernel(String source, String function, String... defines) {
+        return device.compiler.kernel(source, function, defines);
+    }
+
+    // ---- memory -------------------------------------------------------------------------------------------
+
+    @Override
+    public Weight weight(HostTensor t) {
+        bind();
+        long rows = t.rows(), cols = t.cols();
+        if (rows > Integer.MAX_VALUE || cols > Integer.MAX_VALUE)
+            throw new IllegalArgumentException(t.name() + ": " + rows + " x " + cols + " is too large for one matrix");
+        CudaWeight.code(t.dtype());
+        long bytes = rows * cols * t.dtype().bytes;
+        long ptr = keep(device.alloc(bytes, t.name()));
+        device.upload(t.data().asSlice(0, bytes), ptr);
+        return new CudaWeight(t.name(), t.dtype(), (int) rows, (int) cols, ptr);
+    }
+
+    @Override
+    public Experts experts(HostTensor router, List<HostTensor> gate, List<HostTensor> up, List<HostTensor> down, int topK, boolean int8) {
+        bind();
+        if (int8)
+            throw new UnsupportedOperationException("int8 experts are not implemented on the CUDA backend yet; load the experts in their checkpoint dtype");
+        int e = (int) router.rows();
+        if (gate.size() != e || up.size() != e || down.size() != e)
+            throw new IllegalArgumentException(router.name() + ": router has " + e + " experts but " + gate.size() + "/" + up.size() + "/" + down.size() + " gate/up/down weights were given");
+        if (topK < 1 || topK > e) throw new IllegalArgumentException("top-k " + topK + " is not between 1 and " + e + " experts");
+        DType dt = gate.get(0).dtype();
+        int inter = (int) gate.get(0).rows(), hidden = (int) gate.get(0).cols();
+        for (int i = 0; i < e; i++)
+            for (HostTensor t : List.of(gate.get(i), up.get(i), down.get(i))) {
+                boolean isDown = t == down.get(i);
+                long r = isDown ? hidden : inter, c = isDown ? inter : hidden;
+                if (t.dtype() != dt || t.rows() != r || t.cols() != c)
+                    throw new IllegalArgumentException(t + ": experts must share one dtype and shape (" + dt + " " + r + " x " + c + ")");
+            }
+        CudaWeight r = (CudaWeight) weight(router);
+        long per = (long) inter * hidden * dt.bytes;
+        long g = keep(device.alloc(e * per, "expert gate weights")), u = keep(device.alloc(e * per, "expert up weights")),
+                d = keep(device.alloc(e * per, "expert down weights"));
+        for (int i = 0; i < e; i++) {
+            device.upload(gate.get(i).data().asSlice(0, per), g + i * per);
+            device.upload(up.get(i).data().asSlice(0, per), u + i * per);
+            device.upload(down.get(i).data().asSlice(0, per), d + i * per);
+        }
+        return new CudaExperts(r, g, u, d, dt, e, inter, hidden, topK);
+    }
+
+    /** A bf16 weight of N(0, std²) values made on the device (benchmarks: no file, no host copy). */
+    public Weight randomWeight(String name, int rows, int cols, float std, long seed) {
+        bind();
+        long n = (long) rows * cols;
+        long ptr = keep(device.alloc(2 * n, name));
+        random(ptr, n, std, seed);
+        return new CudaWeight(name, DType.BF16, rows, cols, ptr);
+    }
+
+    /** A float32 weight with every element {@code value}, made on the device. */
+    public Weight constantWeight(String name, int rows, int cols, float value) {
+        bind();
+        long n = (long) rows * cols;
+        long ptr = keep(device.alloc(4 * n, name));
+        device.launch(kernel("elementwise.cu", "fill_f32"), Math.min(Device.blocks(n, 256), 65535), 1, 1, 256, 0,
+                device.args().ptr(ptr).i64(n).f32(value));
+        return new CudaWeight(name, DType.F32, rows, cols, ptr);
+    }
+
+    /** A MoE block of random bf16 weights made on the device (benchmarks). */
+    public Experts randomExperts(String name, int numExperts, int intermediate, int hidden, int topK, float std, long seed) {
+        bind();
+        CudaWeight router = (CudaWeight) randomWeight(name + ".router", numExperts, hidden, std, seed);
+        long n = (long) numExperts * intermediate * hidden;
+        long g = keep(device.alloc(2 * n, name + " gate")), u = keep(device.alloc(2 * n, name + " up")),
+                d = keep(device.alloc(2 * n, name + " down"));
+        random(g, n, std, seed + 1);
+        random(u, n, std, seed + 2);
+        random(d, n, std, seed + 3);
+        return new CudaExperts(router, g, u, d, DType.BF16, numExperts, intermediate, hidden, topK);
+    }
+
+    private long keep(long ptr) {
+        resident.add(ptr);
+        return ptr;
+    }
+
+    private void random(long ptr, long n, float std, long seed) {
+        device.launch(kernel("elementwise.cu", "random_bf16"), Math.min(Device.blocks(n, 256), 65535), 1, 1, 256, 0,
+                device.args().ptr(ptr).i64(n).f32(std).i32((int) (seed ^ (seed >>> 32))));
+    }
+
+    @Override
+    public Mat allocate(int rows, int cols) {
+        bind();
+        long bytes = 4L * rows * cols;
+        long ptr = device.alloc(bytes, "a " + rows + " x " + cols + " activation matrix");
+        device.zero(ptr, bytes);
+        return new CudaMat(ptr, rows, cols, cols, true);
+    }
+
+    @Override
+    public void free(Mat m) {
+        bind();
+        CudaMat c = CudaMat.of(m);
+        if (c.owner) device.free(c.ptr);
+    }
+
+    @Override
+    public void upload(float[] src, Mat dst) {
+        bind();
+        CudaMat d = CudaMat.of(dst);
+        if (src.length < d.rows * d.cols) throw new IllegalArgumentException("host array of " + src.length + " floats for " + d);
+        MemorySegment s = MemorySegment.ofArray(src);
+        if (d.contiguous()) device.upload(s.asSlice(0, 4L * d.rows * d.cols), d.ptr);
+        else for (int r = 0; r < d.rows; r++) device.upload(s.asSlice(4L * r * d.cols, 4L * d.cols), d.row(r));
+    }
+
+    @Override
+    public void download(Mat src, float[] dst) {
+        bind();
+        CudaMat s = CudaMat.of(src);
+        if (dst.length < s.rows * s.cols) throw new IllegalArgumentException("host array of " + dst.length + " floats for " + s);
+        if (s.contiguous()) {
+            device.download(s.ptr, dst, s.rows * s.cols);
+            return;
+        }
+        // a column view: fetch the rows whole, keep the columns
+        int span = (s.rows - 1) * s.stride + s.cols;
+        float[] all = new float[span];
+        device.download(s.ptr, all, span);
+        for (int r = 0; r < s.rows; r++) System.arraycopy(all, r * s.stride, dst, r * s.cols, s.cols);
+    }
+
+    @Override
+    public MambaState mambaState(int dInner, int dConv, int dState) {
+        bind();
+        CudaMambaState s = new CudaMambaState(device, dInner, dConv, dState);
+        mambaStates.add(s);
+        return s;
+    }
+
+    @Override
+    public KvCache kvCache(int kvHeads, int headDim) {
+        bind();
+        if (headDim % 4 != 0) throw new IllegalArgumentException("the CUDA attention kernels need head_dim a multiple of 4, got " + headDim);
+        CudaKvCache c = new CudaKvCache(device, kvHeads, headDim);
+        kvCaches.add(c);
+        return c;
+    }
+
+    // ---- ops ----------------------------------------------------------------------------------------------
+
+    @Override
+    public void embedding(Weight table, int[] ids, Mat out) {
+        bind();
+        CudaWeight w = CudaWeight.of(table);
+        CudaMat o = CudaMat.of(out);
+        for (int id : ids)
+            if (id < 0 || id >= w.rows()) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + w.rows() + ")");
+        long dIds = device.scratch("token ids", 4L * ids.length);
+        device.upload(ids, ids.length, dIds);
+        device.launch(kernel("elementwise.cu", "embedding"), ids.length, 1, 1, 256, 0,
+                device.args().ptr(w.ptr()).i32(w.code()).ptr(dIds).i32(w.cols()).ptr(o.ptr).i32(o.stride));
+    }
+
+    private static int rowBlock(int cols) {
+        return Math.min(256, Math.max(32, (cols + 31) / 32 * 32));
+    }
+
+    @Override
+    public void rmsNorm(Mat x, Weight weight, float eps, Mat out) {
+        bind();
+        CudaMat xm = CudaMat.of(x), om = CudaMat.of(out);
+        CudaWeight w = CudaWeight.of(weight);
+        if (w.rows() * w.cols() != xm.cols) throw new IllegalArgumentException(w.name() + " has " + w.rows() * w.cols() + " elements for rows of " + xm.cols);
+        device.launch(kernel("elementwise.cu", "rms_norm"), xm.rows, 1, 1, rowBlock(xm.cols), 0,
+                device.args().ptr(xm.ptr).i32(xm.stride).ptr(w.ptr()).i32(w.code()).f32(eps).ptr(om.ptr).i32(om.stride).i32(xm.cols));
+    }
+
+    @Override
+    public void addRmsNorm(Mat residual, Mat delta, Weight weight, float eps, Mat out) {
+        bind();
+        CudaMat r = CudaMat.of(residual), d = CudaMat.of(delta), o = CudaMat.of(out);
+        CudaWeight w = CudaWeight.of(weight);
+        device.launch(kernel("elementwise.cu", "add_rms_norm"), r.rows, 1, 1, rowBlock(r.cols), 0,
+                device.args().ptr(r.ptr).i32(r.stride).ptr(d.ptr).i32(d.stride).ptr(w.ptr()).i32(w.code()).f32(eps)
+                        .ptr(o.ptr).i32(o.stride).i32(r.cols));
+    }
+
+    @Override
+    public void add(Mat acc, Mat x) {
+        bind();
+        CudaMat a = CudaMat.of(acc), b = CudaMat.of(x);
+        if (a.rows != b.rows || a.cols != b.cols) throw new IllegalArgumentException("add: " + a + " += " + b);
+        device.launch(kernel("elementwise.cu", "add"), Device.blocks(a.cols, 256), a.rows, 1, 256, 0,
+                device.args().ptr(a.ptr).i32(a.stride).ptr(b.ptr).i32(b.stride).i32(a.cols));
+    }
+
+    @Override
+    public void matmul(Mat x, Weight w, Weight bias, Mat out) {
+        bind();
+        CudaMat xm = CudaMat.of(x), om = CudaMat.of(out);
+        CudaWeight wm = CudaWeight.of(w);
+        if (xm.cols != wm.cols()) throw new IllegalArgumentException(wm.name() + ": input has " + xm.cols + " features, weight expects " + wm.cols());
+        if (om.cols != wm.rows() || om.rows != xm.rows)
+            throw new IllegalArgumentException(wm.name() + ": output is " + om.rows + " x " + om.cols + ", expected " + xm.rows + " x " + wm.rows());
+        product(xm.ptr, xm.stride, xm.rows, wm.ptr(), wm.dtype(), wm.rows(), wm.cols(), bias == null ? null : CudaWeight.of(bias), om.ptr, om.stride);
+    }
+
+    /**
+     * out[T, N] (row stride ldo) = x[T, K] (row stride ldx) · w[N, K]ᵀ (+ bias): the skinny kernel for a few
+     * rows, cuBLAS for many.
+     */
+    private void product(long x, int ldx, int T, long w, DType dt, int N, int K, CudaWeight bias, long out, int ldo) {
+        if (T == 0) return;
+        if (T <= SKINNY_ROWS || dt == DType.F16) {
+            // f16 has no split path (its range cannot hold activations): the skinny kernel, a tile of rows at a time
+            for (int t0 = 0; t0 < T; t0 += SKINNY_ROWS) {
+                int rows = Math.min(SKINNY_ROWS, T - t0);
+                skinny(x + 4L * t0 * ldx, ldx, rows, w, dt, N, K, bias, out + 4L * t0 * ldo, ldo);
+            }
+            return;
+        }
+        boolean accumulate = bias != null;
+        if (accumulate)
+            device.launch(kernel("elementwise.cu", "fill_rows"), Device.blocks(N, 256), T, 1, 256, 0,
+                    device.args().ptr(out).i32(ldo).ptr(bias.ptr()).i32(bias.code()).i32(N));
+        if (dt == DType.F32) {
+            device.cublas.gemm(T, N, K, w, Cublas.CUDA_R_32F, x, Cublas.CUDA_R_32F, ldx, out, ldo, accumulate);
+            return;
+        }
+        long split = device.scratch("bf16 split activations", 2L * 2 * T * K);
+        device.launch(kernel("elementwise.cu", "split_bf16"), Device.blocks(K, 256), T, 1, 256, 0,
+                device.args().ptr(x).i32(ldx).ptr(0).ptr(split).i32(T).i32(K));
+        device.cublas.gemm(T, N, K, w, Cublas.CUDA_R_16BF, split, Cublas.CUDA_R_16BF, K, out, ldo, accumulate);
+        device.cublas.gemm(T, N, K, w, Cublas.CUDA_R_16BF, split + 2L * T * K, Cublas.CUDA_R_16BF, K, out, ldo, true);
+    }
+
+    private void skinny(long x, int ldx, int T, long w, DType dt, int N, int K, CudaWeight bias, long out, int ldo) {
+        device.launch(kernel("gemv.cu", "gemv"), Device.blocks(N, 8), 1, 1, 256, 4 * T * KCHUNK,
+                device.args().ptr(x).i32(ldx).ptr(w).i32(CudaWeight.code(dt)).ptr(bias == null ? 0 : bias.ptr())
+                        .i32(bias == null ? 0 : bias.code()).ptr(out).i32(ldo).i32(T).i32(N).i32(K).i32(vec(w, dt, K)));
+    }
+
+    /** 1 when every weight row starts 16-byte aligned, so the kernels read 16 bytes a lane. */
+    private static int vec(long w, DType dt, int K) {
+        return (w % 16 == 0 && ((long) K * dt.bytes) % 16 == 0) ? 1 : 0;
+    }
+
+    private DeviceBatch batch(Batch batch) {
+        if (batch != uploadedBatch) {
+            int[] layout = DeviceBatch.layout(batch);
+            long ptr = device.scratch("batch descriptor", 4L * layout.length);
+            device.upload(layout, layout.length, ptr);
+            deviceBatch = DeviceBatch.at(ptr, batch.sequences());
+            uploadedBatch = batch;
+        }
+        return deviceBatch;
+    }
+
+    private static String[] mambaDefines(CudaMambaState s) {
+        return new String[]{"D_CONV=" + s.dConv(), "D_STATE=" + s.dState()};
+    }
+
+    private static void ensureSlots(CudaMambaState s, Batch batch) {
+        int max = 0;
+        for (int slot : batch.slots()) max = Math.max(max, slot);
+        s.ensure(max);
+    }
+
+    @Override
+    public void conv1d(MambaState state, Batch batch, Mat x, Weight w, Weight bias, Mat out) {
+        bind();
+        CudaMambaState s = (CudaMambaState) state;
+        CudaMat xm = CudaMat.of(x), om = CudaMat.of(out);
+        CudaWeight wm = CudaWeight.of(w), b = bias == null ? null : CudaWeight.of(bias);
+        int dInner = s.dInner();
+        if (wm.rows() != dInner || wm.cols() != s.dConv())
+            throw new IllegalArgumentException(wm.name() + ": conv weight is " + wm.rows() + " x " + wm.cols() + ", expected " + dInner + " x " + s.dConv());
+        ensureSlots(s, batch);
+        DeviceBatch db = batch(batch);
+        String[] defs = mambaDefines(s);
+        device.launch(kernel("mamba.cu", "conv1d", defs), Device.blocks(dInner, 256), batch.rows(), 1, 256, 0,
+                device.args().batch(db).ptr(s.conv()).ptr(xm.ptr).i32(xm.stride).ptr(wm.ptr()).i32(wm.code())
+                        .ptr(b == null ? 0 : b.ptr()).i32(b == null ? 0 : b.code()).ptr(om.ptr).i32(om.stride).i32(dInner));
+        device.launch(kernel("mamba.cu", "conv_state", defs), Device.blocks(dInner, 256), batch.sequences(), 1, 256, 0,
+                device.args().batch(db).ptr(s.conv()).ptr(xm.ptr).i32(xm.stride).i32(dInner));
+    }
+
+    @Override
+    public void selectiveScan(MambaState state, Batch batch, Mat u, Mat dt, Weight aLog, Mat b, Mat c, Weight d, Mat z, Mat out) {
+        bind();
+        CudaMambaState s = (CudaMambaState) state;
+        CudaMat um = CudaMat.of(u), dtm = CudaMat.of(dt), bm = CudaMat.of(b), cm = CudaMat.of(c), zm = CudaMat.of(z), om = CudaMat.of(out);
+        CudaWeight a = CudaWeight.of(aLog), dw = CudaWeight.of(d);
+        int dInner = s.dInner(), dState = s.dState();
+        if (a.rows() != dInner || a.cols() != dState)
+            throw new IllegalArgumentException(a.name() + ": A_log is " + a.rows() + " x " + a.cols() + ", expected " + dInner + " x " + dState);
+        if (bm.cols != dState || cm.cols != dState)
+            throw new IllegalArgumentException("B and C need d_state " + dState + " columns, got " + bm.cols + " and " + cm.cols);
+        ensureSlots(s, batch);
+        int lanes = dState == 1 ? 1 : Integer.highestOneBit(dState - 1) * 2;  // mamba.cu STATE_LANES
+        device.launch(kernel("mamba.cu", "selective_scan", mambaDefines(s)), Device.blocks((long) dInner * lanes, 128), batch.sequences(), 1, 128, 0,
+                device.args().batch(batch(batch)).ptr(s.ssm()).ptr(um.ptr).i32(um.stride).ptr(dtm.ptr).i32(dtm.stride)
+                        .ptr(a.ptr()).i32(a.code()).ptr(bm.ptr).i32(bm.stride).ptr(cm.ptr).i32(cm.stride)
+                        .ptr(dw.ptr()).i32(dw.code()).ptr(zm.ptr).i32(zm.stride).ptr(om.ptr).i32(om.stride).i32(dInner));
+    }
+
+    @Override
+    public void attention(KvCache cache, Batch batch, Mat q, Mat k, Mat v, Mat out) {
+        bind();
+        CudaKvCache kv = (CudaKvCache) cache;
+        CudaMat qm = CudaMat.of(q), km = CudaMat.of(k), vm = CudaMat.of(v), om = CudaMat.of(out);
+        int kvHeads = kv.kvHeads(), headDim = kv.headDim(), width = kvHeads * headDim;
+        if (km.cols != width || vm.cols != width)
+            throw new IllegalArgumentException("k and v need " + width + " columns (" + kvHeads + " heads of " + headDim + "), got " + km.cols + " and " + vm.cols);
+        if (qm.cols % headDim != 0 || (qm.cols / headDim) % kvHeads != 0)
+            throw new IllegalArgumentException("q has " + qm.cols + " columns: not a multiple of " + kvHeads + " KV heads of " + headDim);
+        int heads = qm.cols / headDim, group = heads / kvHeads, rows = batch.rows();
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        for (int i = 0; i < batch.sequences(); i++) {
+            int slot = batch.slots()[i];
+            kv.reserve(slot, kv.length(slot) + batch.rowCount()[i]);
+        }
+        DeviceBatch db = batch(batch);
+        String hd = "HEAD_DIM=" + headDim;
+        device.launch(kernel("attention.cu", "kv_append", hd), rows, 1, 1, 256, 0,
+                device.args().batch(db).ptr(kv.kTable()).ptr(kv.vTable()).ptr(kv.lenTable()).ptr(km.ptr).i32(km.stride)
+                        .ptr(vm.ptr).i32(vm.stride).i32(width));
+        if (rows <= DECODE_ATTENTION_ROWS) {
+            long partial = device.scratch("attention partials", 4L * rows * heads * NSPLIT * (headDim + 2));
+            device.launch(kernel("attention.cu", "attention_decode", hd), rows, heads, NSPLIT, 128, 0,
+                    device.args().batch(db).ptr(kv.kTable()).ptr(kv.vTable()).ptr(kv.lenTable()).ptr(qm.ptr).i32(qm.stride)
+                            .i32(kvHeads).i32(group).f32(scale).ptr(partial));
+            device.launch(kernel("attention.cu", "attention_combine", hd), rows, heads, 1, (headDim + 31) / 32 * 32, 0,
+                    device.args().ptr(partial).ptr(om.ptr).i32(om.stride));
+        } else {
+            int[] tiles = prefillTiles(batch);
+            long dTiles = device.scratch("attention tiles", 4L * tiles.length);
+            device.upload(tiles, tiles.length, dTiles);
+            device.launch(kernel("attention.cu", "attention_prefill", hd), tiles.length / 2, heads, 1, 256, 0,
+                    device.args().batch(db).ptr(kv.kTable()).ptr(kv.vTable()).ptr(kv.lenTable()).ptr(dTiles)
+                            .ptr(qm.ptr).i32(qm.stride).i32(kvHeads).i32(group).f32(scale).ptr(om.ptr).i32(om.stride));
+        }
+        device.launch(kernel("attention.cu", "kv_advance", hd), Device.blocks(batch.sequences(), 128), 1, 1, 128, 0,
+                device.args().batch(db).ptr(kv.lenTable()).i32(batch.sequences()));
+        for (int i = 0; i < batch.sequences(); i++) kv.advance(batch.slots()[i], batch.rowCount()[i]);
+    }
+
+    /** (first row, rows) of each tile of up to PREFILL_Q query rows; a tile never spans two sequences. */
+    private static int[] prefillTiles(Batch batch) {
+        List<Integer> t = new ArrayList<>();
+        for (int i = 0; i < batch.sequences(); i++)
+            for (int r = 0; r < batch.rowCount()[i]; r += PREFILL_Q) {
+                t.add(batch.rowStart()[i] + r);
+                t.add(Math.min(PREFILL_Q, batch.rowCount()[i] - r));
+            }
+        return t.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    @Override
+    public void mlp(Mat x, Weight gate, Weight up, Weight down, Mat out) {
+        bind();
+        CudaMat xm = CudaMat.of(x), om = CudaMat.of(out);
+        CudaWeight g = CudaWeight.of(gate), u = CudaWeight.of(up), d = CudaWeight.of(down);
+        int T = xm.rows, inter = g.rows(), hidden = xm.cols;
+        long h = device.scratch("mlp activations", 4L * T * inter);
+        if (T <= SKINNY_ROWS && g.dtype() == u.dtype()) {
+            device.launch(kernel("gemv.cu", "gemv_gate_up"), Device.blocks(inter, 8), 1, 1, 256, 4 * T * KCHUNK,
+                    device.args().ptr(xm.ptr).i32(xm.stride).ptr(g.ptr()).ptr(u.ptr()).i32(g.code()).ptr(h).i32(inter)
+                            .i32(T).i32(inter).i32(hidden).i32(vec(g.ptr(), g.dtype(), hidden) & vec(u.ptr(), u.dtype(), hidden)));
+        } else {
+            long hu = device.scratch("mlp up activations", 4L * T * inter);
+            product(xm.ptr, xm.stride, T, g.ptr(), g.dtype(), inter, hidden, null, h, inter);
+            product(xm.ptr, xm.stride, T, u.ptr(), u.dtype(), inter, hidden, null, hu, inter);
+            siluMul(h, inter, hu, inter, T, inter);
+        }
+        product(h, inter, T, d.ptr(), d.dtype(), d.rows(), inter, null, om.ptr, om.stride);
+    }
+
+    private void siluMul(long g, int ldg, long u, int ldu, int T, int cols) {
+        device.launch(kernel("elementwise.cu", "silu_mul"), Device.blocks(cols, 256), T, 1, 256, 0,
+                device.args().ptr(g).i32(ldg).ptr(u).i32(ldu).i32(cols));
+    }
+
+    @Override
+    public void moe(Mat x, Experts experts, Mat out) {
+        bind();
+        CudaMat xm = CudaMat.of(x), om = CudaMat.of(out);
+        CudaExperts ex = CudaExperts.of(experts);
+        int T = xm.rows, E = ex.numExperts(), k = ex.topK(), hidden = ex.hidden(), inter = ex.intermediate();
+        if (xm.cols != hidden) throw new IllegalArgumentException("moe: input has " + xm.cols + " features, experts expect " + hidden);
+        if (E > 256) throw new IllegalArgumentException("the CUDA MoE kernels route over at most 256 experts, got " + E);
+        long logits = device.scratch("router logits", 4L * T * E);
+        long sel = device.scratch("moe choices", 4L * T * k), prob = device.scratch("moe weights", 4L * T * k);
+        long lists = device.scratch("moe lists", 4L * (2L * E + 2L * T * k));
+        long count = lists, offset = lists + 4L * E, token = lists + 8L * E, slot = token + 4L * T * k;
+        long h = device.scratch("expert activations", 4L * T * k * inter);
+        long y = device.scratch("expert outputs", 4L * T * k * hidden);
+        CudaWeight router = ex.router();
+        product(xm.ptr, xm.stride, T, router.ptr(), router.dtype(), E, hidden, null, logits, E);
+        device.launch(kernel("moe.cu", "moe_route"), Device.blocks(T, 128), 1, 1, 128, 0,
+                device.args().ptr(logits).i32(E).i32(T).i32(E).i32(k).ptr(sel).ptr(prob));
+        device.launch(kernel("moe.cu", "moe_lists"), 1, 1, 1, (E + 31) / 32 * 32, 0,
+                device.args().ptr(sel).i32(T).i32(E).i32(k).ptr(count).ptr(offset).ptr(token).ptr(slot));
+        int code = CudaWeight.code(ex.dtype());
+        if (T <= DEVICE_ROUTED_ROWS) {
+            // every expert's kernel blocks look up their own token lists: no host round trip
+            int tiles = Device.blocks(T, SKINNY_ROWS);
+            device.launch(kernel("gemv.cu", "expert_gate_up"), Device.blocks(inter, 8), E, tiles, 256, 4 * SKINNY_ROWS * KCHUNK,
+                    device.args().ptr(xm.ptr).i32(xm.stride).ptr(ex.gate()).ptr(ex.up()).i32(code).ptr(count).ptr(offset)
+                            .ptr(token).ptr(h).i32(inter).i32(hidden).i32(vec(ex.gate(), ex.dtype(), hidden)));
+            device.launch(kernel("gemv.cu", "expert_down"), Device.blocks(hidden, 8), E, tiles, 256, 4 * SKINNY_ROWS * KCHUNK,
+                    device.args().ptr(h).ptr(ex.down()).i32(code).ptr(count).ptr(offset).ptr(y).i32(hidden).i32(inter)
+                            .i32(vec(ex.down(), ex.dtype(), inter)));
+        } else {
+            // prefill: the host learns how many tokens each expert has, and runs each expert's MLP as products
+            int[] counts = new int[2 * E];
+            device.download(lists, counts, 2 * E);
+            long xe = device.scratch("expert inputs", 4L * T * k * hidden);
+            long hu = device.scratch("expert up activations", 4L * T * k * inter);
+            for (int e = 0; e < E; e++) {
+                int n = counts[e], off = counts[E + e];
+                if (n == 0) continue;
+                device.launch(kernel("elementwise.cu", "gather_rows"), n, 1, 1, 256, 0,
+                        device.args().ptr(xm.ptr).i32(xm.stride).ptr(token + 4L * off).ptr(xe).i32(hidden).i32(hidden));
+                long ho = h + 4L * off * inter;
+                product(xe, hidden, n, ex.gate() + e * ex.expertBytes(), ex.dtype(), inter, hidden, null, ho, inter);
+                product(xe, hidden, n, ex.up() + e * ex.expertBytes(), ex.dtype(), inter, hidden, null, hu, inter);
+                siluMul(ho, inter, hu, inter, n, inter);
+                product(ho, inter, n, ex.down() + e * ex.expertBytes(), ex.dtype(), hidden, inter, null, y + 4L * off * hidden, hidden);
+            }
+        }
+        device.launch(kernel("moe.cu", "moe_combine"), Device.blocks(hidden, 256), T, 1, 256, 0,
+                device.args().ptr(y).ptr(slot).ptr(prob).i32(k).ptr(om.ptr).i32(om.stride).i32(hidden));
+    }
+
+    @Override
+    public void gatherRows(Mat x, int[] rows, Mat out) {
+        bind();
+        CudaMat s = CudaMat.of(x), d = CudaMat.of(out);
+        for (int r : rows) if (r < 0 || r >= s.rows) throw new IndexOutOfBoundsException("row " + r + " of " + s.rows);
+        long dRows = device.scratch("gathered rows", 4L * rows.length);
+        device.upload(rows, rows.length, dRows);
+        device.launch(kernel("elementwise.cu", "gather_rows"), rows.length, 1, 1, 256, 0,
+                device.args().ptr(s.ptr).i32(s.stride).ptr(dRows).ptr(d.ptr).i32(d.stride).i32(s.cols));
+    }
+
+    @Override
+    public int[] sample(Mat logits, SamplingParams[] params, double[] uniforms) {
+        bind();
+        CudaMat l = CudaMat.of(logits);
+        int n = l.rows, vocab = l.cols;
+        long ids = device.scratch("sampled ids", 4L * n);
+        boolean greedy = true;
+        for (SamplingParams p : params) greedy &= p.greedy();
+        if (greedy) {
+            device.launch(kernel("sample.cu", "argmax_rows"), n, 1, 1, 1024, 0,
+                    device.args().ptr(l.ptr).i32(l.stride).i32(vocab).ptr(ids));
+        } else {
+            float[] temp = new float[n], topP = new float[n];
+            int[] topK = new int[n];
+            for (int i = 0; i < n; i++) {
+                temp[i] = params[i].temperature();
+                topK[i] = params[i].topK();
+                topP[i] = params[i].topP();
+            }
+            long dParams = device.scratch("sampling params", 4L * 3 * n + 8L * n + 8);
+            long dTemp = dParams, dTopK = dParams + 4L * n, dTopP = dParams + 8L * n, dUniform = dParams + 12L * n;
+            dUniform = (dUniform + 7) & ~7L;
+            device.upload(temp, dTemp);
+            device.upload(topK, n, dTopK);
+            device.upload(topP, dTopP);
+            device.upload(java.util.Arrays.copyOf(uniforms, n), dUniform);
+            long p = device.scratch("sampling probabilities", 8L * n * vocab);
+            device.launch(kernel("sample.cu", "sample_rows"), n, 1, 1, 1024, 0,
+                    device.args().ptr(l.ptr).i32(l.stride).i32(vocab).ptr(dTemp).ptr(dTopK).ptr(dTopP).ptr(dUniform).ptr(p).ptr(ids));
+        }
+        int[] out = new int[n];
+        device.download(ids, out, n);
+        return out;
+    }
+
+    /**
+     * The device's memory bandwidth as a large device-to-device copy achieves it, bytes read plus written per
+     * second (the roofline benchmarks compare against).
+     */
+    public double copyBandwidth(long bytes) {
+        bind();
+        long a = device.alloc(bytes, "bandwidth probe"), b = device.alloc(bytes, "bandwidth probe");
+        try {
+            device.zero(a, bytes);
+            long start = device.driver.eventCreate(), end = device.driver.eventCreate();
+            device.copy(b, a, bytes);
+            int reps = 10;
+            device.driver.eventRecord(start, device.stream);
+            for (int i = 0; i < reps; i++) device.copy(i % 2 == 0 ? b : a, i % 2 == 0 ? a : b, bytes);
+            device.driver.eventRecord(end, device.stream);
+            device.driver.eventSynchronize(end);
+            double seconds = device.driver.elapsedMillis(start, end) / 1e3;
+            return 2.0 * bytes * reps / seconds;
+        } finally {
+            device.free(a);
+            device.free(b);
+        }
+    }
+
+    @Override
+    public void synchronize() {
+        bind();
+        device.synchronize();
+    }
+
+    @Override
+    public void close() {
+        bind();
+        for (CudaMambaState s : mambaStates) s.close();
+        for (CudaKvCache c : kvCaches) c.close();
+        device.synchronize();
+        for (long p : resident) device.driver.free(p);
+        resident.clear();
+        device.close();
+    }
+}

@@ -1,0 +1,199 @@
+package ai.jamba.kernels.cuda;
+
+import ai.jamba.kernels.BackendUnavailableException;
+
+import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * One GPU as the CUDA backend uses it: the primary context, one stream that every op is queued on in order,
+ * the kernel compiler, cuBLAS, and the host side of transfers. Small per-step inputs (token ids, batch
+ * descriptors) go up through a page-locked staging buffer without waiting; downloads wait for the stream.
+ */
+final class Device implements AutoCloseable {
+    /** The oldest compute capability accepted (Ampere); the kernels are tuned for Hopper. */
+    static final int MIN_CC_MAJOR = 8;
+    private static final long STAGING_BYTES = 4 << 20, CUBLAS_WORKSPACE = 64L << 20;
+
+    final CudaDriver driver;
+    final String name;
+    final int ccMajor, ccMinor, multiprocessors;
+    final long totalMemory;
+    final long stream;
+    final KernelCompiler compiler;
+    final Cublas cublas;
+    private final long context;
+    private final long cublasWorkspace;
+    private final KernelArgs args = new KernelArgs();
+    private final MemorySegment staging;
+    private long stagingUsed;
+    private MemorySegment download;
+    private final Map<String, long[]> scratch = new HashMap<>();
+
+    private Device(CudaDriver driver, int ordinal, Consumer<String> log) {
+        this.driver = driver;
+        int dev = driver.device(ordinal);
+        this.name = driver.deviceName(dev);
+        this.ccMajor = driver.attribute(dev, CudaDriver.ATTR_CC_MAJOR);
+        this.ccMinor = driver.attribute(dev, CudaDriver.ATTR_CC_MINOR);
+        checkSupported(name, ccMajor, ccMinor);
+        this.multiprocessors = driver.attribute(dev, CudaDriver.ATTR_MULTIPROCESSOR_COUNT);
+        this.totalMemory = driver.totalMemory(dev);
+        this.context = driver.usePrimaryContext(dev);
+        this.stream = driver.streamCreate();
+        this.compiler = new KernelCompiler(driver, Nvrtc.load(), ccMajor, ccMinor, name, log);
+        this.cublasWorkspace = driver.malloc(CUBLAS_WORKSPACE, "the cuBLAS workspace");
+        this.cublas = Cublas.load(stream, cublasWorkspace, CUBLAS_WORKSPACE);
+        this.staging = driver.mallocHost(STAGING_BYTES);
+        this.download = driver.mallocHost(1 << 20);
+    }
+
+    /** Opens GPU {@code ordinal}; a machine without a usable GPU or CUDA libraries gets BackendUnavailableException. */
+    static Device open(int ordinal, Consumer<String> log) {
+        CudaDriver driver = CudaDriver.load();
+        int count = driver.deviceCount();
+        if (count == 0) throw new BackendUnavailableException("the NVIDIA driver sees no GPU");
+        if (ordinal >= count) throw new BackendUnavailableException("GPU " + ordinal + " asked for, the driver sees " + count);
+        return new Device(driver, ordinal, log);
+    }
+
+    /** Refuses GPUs older than the kernels are written for (they use sm_80+ features and bf16). */
+    static void checkSupported(String name, int ccMajor, int ccMinor) {
+        if (ccMajor < MIN_CC_MAJOR)
+            throw new BackendUnavailableException(name + " has compute capability " + ccMajor + "." + ccMinor
+                    + "; the CUDA backend needs " + MIN_CC_MAJOR + ".0 or newer (Ampere, Hopper)");
+    }
+
+    /** The calling thread must have the context current before any call (the engine thread may not be the opener). */
+    void bind() {
+        driver.makeCurrent(context);
+    }
+
+    // ---- memory ---------------------------------------------------------------------------------------------
+
+    long alloc(long bytes, String what) {
+        return driver.malloc(bytes, what);
+    }
+
+    /** Frees after the stream is idle: work queued earlier may still read the buffer. */
+    void free(long ptr) {
+        if (ptr == 0) return;
+        synchronize();
+        driver.free(ptr);
+    }
+
+    /**
+     * A device buffer of at least {@code bytes} reserved for one use (by name), reused step after step and grown
+     * when a step needs more. Its content is not kept across growth.
+     */
+    long scratch(String use, long bytes) {
+        long[] b = scratch.get(use);
+        if (b != null && b[1] >= bytes) return b[0];
+        if (b != null) free(b[0]);
+        long size = Math.max(bytes, b == null ? 0 : b[1] * 2);
+        long ptr = alloc(size, "scratch for " + use);
+        scratch.put(use, new long[]{ptr, size});
+        return ptr;
+    }
+
+    // ---- transfers ------------------------------------------------------------------------------------------
+
+    /** Staging space for {@code bytes}, waiting for queued copies only when the buffer wraps around. */
+    private MemorySegment stage(long bytes) {
+        long aligned = (bytes + 255) & ~255L;
+        if (stagingUsed + aligned > STAGING_BYTES) {
+            synchronize();
+            stagingUsed = 0;
+        }
+        MemorySegment s = staging.asSlice(stagingUsed, bytes);
+        stagingUsed += aligned;
+        return s;
+    }
+
+    void upload(int[] src, int count, long dst) {
+        upload(MemorySegment.ofArray(src).asSlice(0, 4L * count), dst);
+    }
+
+    void upload(float[] src, long dst) {
+        upload(MemorySegment.ofArray(src), dst);
+    }
+
+    void upload(double[] src, long dst) {
+        upload(MemorySegment.ofArray(src), dst);
+    }
+
+    /** Copies host bytes to the device in stream order; the host array may be reused as soon as this returns. */
+    void upload(MemorySegment src, long dst) {
+        long size = src.byteSize();
+        for (long done = 0; done < size; ) {
+            long n = Math.min(size - done, STAGING_BYTES);
+            MemorySegment s = stage(n);
+            s.copyFrom(src.asSlice(done, n));
+            driver.copyToDeviceAsync(dst + done, s, n, stream);
+            done += n;
+        }
+    }
+
+    /** Copies device bytes into a host segment, waiting for everything queued before. */
+    void download(long src, MemorySegment dst) {
+        long size = dst.byteSize();
+        if (size == 0) return;
+        if (download.byteSize() < size) {
+            synchronize();
+            driver.freeHost(download);
+            download = driver.mallocHost(Math.max(size, 2 * download.byteSize()));
+        }
+        driver.copyToHostAsync(download, src, size, stream);
+        synchronize();
+        dst.copyFrom(download.asSlice(0, size));
+    }
+
+    void download(long src, float[] dst, int count) {
+        download(src, MemorySegment.ofArray(dst).asSlice(0, 4L * count));
+    }
+
+    void download(long src, int[] dst, int count) {
+        download(src, MemorySegment.ofArray(dst).asSlice(0, 4L * count));
+    }
+
+    void copy(long dst, long src, long bytes) {
+        if (bytes > 0) driver.copyDeviceAsync(dst, src, bytes, stream);
+    }
+
+    void zero(long dst, long bytes) {
+        if (bytes > 0) driver.zeroAsync(dst, bytes, stream);
+    }
+
+    void synchronize() {
+        driver.synchronize(stream);
+    }
+
+    // ---- launches -------------------------------------------------------------------------------------------
+
+    /** Arguments of the next launch (one reused buffer: fill it, then launch). */
+    KernelArgs args() {
+        return args.reset();
+    }
+
+    void launch(KernelCompiler.Kernel k, int gx, int gy, int gz, int block, int sharedBytes, KernelArgs a) {
+        if (gx == 0 || gy == 0 || gz == 0) return;
+        driver.launch(k.function(), gx, gy, gz, block, 1, 1, sharedBytes, stream, a.pointers(), k.name());
+    }
+
+    static int blocks(long n, int per) {
+        return (int) ((n + per - 1) / per);
+    }
+
+    @Override
+    public void close() {
+        synchronize();
+        for (long[] b : scratch.values()) driver.free(b[0]);
+        scratch.clear();
+        cublas.close();
+        driver.free(cublasWorkspace);
+        driver.freeHost(staging);
+        driver.freeHost(download);
+    }
+}

@@ -1,0 +1,105 @@
+// Row-wise ops: embedding gather, RMSNorm (with the residual add), add, row gathers, and the conversions the
+// tensor-core path of matmul needs. Matrices are float32 row-major with a row stride (ld*), so column views of
+// a projection's output (x and z of in_proj; dt, B and C of x_proj) are used in place.
+#include "common.cuh"
+
+// out[t, :] = table[ids[t], :]. grid (T), block 256.
+extern "C" __global__ void embedding(const void* table, int dt, const int* ids, int cols, float* out, int ldo) {
+    long long row = (long long)ids[blockIdx.x] * cols;
+    float* o = out + (long long)blockIdx.x * ldo;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) o[c] = load_weight(table, row + c, dt);
+}
+
+// One row: out = x / sqrt(mean(x²) + eps) * w. With `residual`, first residual += delta and x is the sum.
+__device__ __forceinline__ void norm_row(float* x, const float* delta, const void* w, int dt, float eps, float* out,
+                                         int cols) {
+    __shared__ float scratch[32];
+    float ss = 0.0f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        float v = x[c];
+        if (delta) {
+            v += delta[c];
+            x[c] = v;
+        }
+        ss = fmaf(v, v, ss);
+    }
+    ss = block_sum(ss, scratch);
+    float inv = 1.0f / sqrtf(ss / cols + eps);
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) out[c] = x[c] * inv * load_weight(w, c, dt);
+}
+
+// out[t] = rmsnorm(x[t]) * w; out may be x. grid (T), block 256.
+extern "C" __global__ void rms_norm(float* x, int ldx, const void* w, int dt, float eps, float* out, int ldo, int cols) {
+    norm_row(x + (long long)blockIdx.x * ldx, nullptr, w, dt, eps, out + (long long)blockIdx.x * ldo, cols);
+}
+
+// residual[t] += delta[t]; out[t] = rmsnorm(residual[t]) * w. grid (T), block 256.
+extern "C" __global__ void add_rms_norm(float* residual, int ldr, const float* delta, int ldd, const void* w, int dt,
+                                        float eps, float* out, int ldo, int cols) {
+    long long t = blockIdx.x;
+    norm_row(residual + t * ldr, delta + t * ldd, w, dt, eps, out + t * ldo, cols);
+}
+
+// acc[t, c] += x[t, c]. grid (ceil(cols / 256), T).
+extern "C" __global__ void add(float* acc, int lda, const float* x, int ldx, int cols) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c < cols) acc[(long long)blockIdx.y * lda + c] += x[(long long)blockIdx.y * ldx + c];
+}
+
+// out[i, :] = x[rows[i], :]. grid (n), block 256.
+extern "C" __global__ void gather_rows(const float* x, int ldx, const int* rows, float* out, int ldo, int cols) {
+    const float* s = x + (long long)rows[blockIdx.x] * ldx;
+    float* d = out + (long long)blockIdx.x * ldo;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) d[c] = s[c];
+}
+
+// For the tensor-core matmul with bf16 weights: x = hi + lo + O(2^-17 |x|), hi and lo bf16, written as
+// [2, T, cols] (hi rows, then lo rows) so that W · x = W · hi + W · lo is two bf16 products with float32
+// accumulation, close to float32 activations. With `rows` (the MoE path), row i comes from x[rows[i]].
+// grid (ceil(cols / 256), T).
+extern "C" __global__ void split_bf16(const float* x, int ldx, const int* rows, u16* out, int T, int cols) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= cols) return;
+    long long t = blockIdx.y, src = rows ? rows[t] : t;
+    float v = x[src * ldx + c];
+    u16 hi = f32_to_bf16(v);
+    out[t * cols + c] = hi;
+    out[((long long)T + t) * cols + c] = f32_to_bf16(v - bf16_to_f32(hi));
+}
+
+// out[t, n] = bias[n], the starting value of a product accumulated on top (beta = 1). grid (ceil(N / 256), T).
+extern "C" __global__ void fill_rows(float* out, int ldo, const void* bias, int dt, int N) {
+    int n = blockIdx.x * blockDim.x + threadIdx.x;
+    if (n < N) out[(long long)blockIdx.y * ldo + n] = load_weight(bias, n, dt);
+}
+
+// g[t, i] = silu(g[t, i]) * u[t, i]. grid (ceil(cols / 256), T).
+extern "C" __global__ void silu_mul(float* g, int ldg, const float* u, int ldu, int cols) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c < cols) {
+        float* gp = g + (long long)blockIdx.y * ldg + c;
+        *gp = silu(*gp) * u[(long long)blockIdx.y * ldu + c];
+    }
+}
+
+// Weights made on the device (benchmarks): w[i] = bf16(std * N(0, 1)) from a counter-based hash, so any size
+// fills at memory speed and the same seed gives the same weights. grid-stride.
+__device__ __forceinline__ u32 mix(u32 x) {
+    x ^= x >> 16; x *= 0x7feb352du; x ^= x >> 15; x *= 0x846ca68bu; x ^= x >> 16;
+    return x;
+}
+
+extern "C" __global__ void random_bf16(u16* w, long long n, float std, u32 seed) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        u32 a = mix((u32)i ^ mix(seed ^ (u32)(i >> 32))), b = mix(a ^ 0x9e3779b9u);
+        float u1 = (a >> 8) * (1.0f / 16777216.0f) + (0.5f / 16777216.0f), u2 = (b >> 8) * (1.0f / 16777216.0f);
+        float g = sqrtf(-2.0f * logf(u1)) * cospif(2.0f * u2);
+        w[i] = f32_to_bf16(std * g);
+    }
+}
+
+// f[i] = value. grid-stride.
+extern "C" __global__ void fill_f32(float* f, long long n, float value) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        f[i] = value;
+}
