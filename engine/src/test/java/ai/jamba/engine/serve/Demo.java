@@ -15,8 +15,11 @@ import java.util.Arrays;
  * The demo model for the engine's tests, and what they compare the engine with: the plain single-sequence loop
  * ({@link Generator}), one prompt at a time, nothing batched, nothing stored.
  *
- * <p>Opening it warms the JIT up: the CPU backend's Vector API code gives bit-identical rows however they are batched
- * or chunked once compiled, but its interpreted first calls round some transcendental functions differently.
+ * <p>The serving tests run on the CPU backend whatever {@code -Djamba.test.backend} says: they hold the engine to
+ * bit-exact agreement with the plain loop, which only the CPU backend promises (ai.jamba.bench.ServeAgreement measures
+ * how often a GPU agrees). Opening it warms the JIT up: the CPU backend's Vector API code gives bit-identical rows
+ * however they are batched or chunked once compiled, but its interpreted first calls round some transcendental
+ * functions differently.
  */
 record Demo(Backend backend, JambaModel model, JambaTokenizer tokenizer) implements AutoCloseable {
 
