@@ -68,12 +68,13 @@ final class TurnPlanner {
 
     Turn plan(GenerationRequest r, String sessionId) {
         Session named = r.sessionId() == null ? null : load(sessionId, r.owner());
+        long created = named == null ? System.currentTimeMillis() : named.createdMillis();
         Turn turn;
         try {
             turn = switch (r.prompt()) {
-                case Prompt.Text t -> raw(r.owner(), named, tokenizer.encode(t.text(), named == null));
-                case Prompt.Ids ids -> raw(r.owner(), named, ids.ids());
-                case Prompt.Chat c -> chat(r.owner(), named, c.messages());
+                case Prompt.Text t -> raw(r.owner(), named, tokenizer.encode(t.text(), named == null), created);
+                case Prompt.Ids ids -> raw(r.owner(), named, ids.ids(), created);
+                case Prompt.Chat c -> chat(r.owner(), named, c.messages(), created);
             };
         } catch (TokenizerException | IllegalArgumentException e) { // the chat template rejects the conversation
             throw EngineException.invalid("the chat template cannot render this conversation: " + e.getMessage());
@@ -98,17 +99,17 @@ final class TurnPlanner {
     }
 
     /** Text or token ids: appended to the session, or looked up as the continuation of a stored sequence. */
-    private Turn raw(String owner, Session named, int[] added) {
-        if (named != null) return turn(named, concat(named.tokens(), added), named.conversation(), false);
+    private Turn raw(String owner, Session named, int[] added, long created) {
+        if (named != null) return turn(named, concat(named.tokens(), added), named.conversation(), false, created);
         Session base = store.longestTokenPrefix(owner, added).orElse(null);
-        return turn(base, added, base == null ? List.of() : base.conversation(), false);
+        return turn(base, added, base == null ? List.of() : base.conversation(), false, created);
     }
 
-    private Turn chat(String owner, Session named, List<ChatMessage> messages) {
+    private Turn chat(String owner, Session named, List<ChatMessage> messages, long created) {
         Session base = named != null ? named : store.longestConversationPrefix(owner, messages).orElse(null);
         if (base == null) {
             int[] tokens = template.render(messages);
-            return turn(store.longestTokenPrefix(owner, tokens).orElse(null), tokens, messages, true);
+            return turn(store.longestTokenPrefix(owner, tokens).orElse(null), tokens, messages, true, created);
         }
         List<ChatMessage> history = base.conversation();
         boolean resent = messages.size() > history.size() && messages.subList(0, history.size()).equals(history);
@@ -118,12 +119,11 @@ final class TurnPlanner {
         int[] tokens = full.startsWith(past)
                 ? concat(base.tokens(), tokenizer.encode(full.substring(past.length()), false))
                 : template.render(all);
-        return turn(base, tokens, all, true);
+        return turn(base, tokens, all, true, created);
     }
 
     /** Starts from {@code base}'s state when {@code tokens} extends its tokens, else from scratch. */
-    private static Turn turn(Session base, int[] tokens, List<ChatMessage> conversation, boolean chat) {
-        long created = base == null ? System.currentTimeMillis() : base.createdMillis();
+    private static Turn turn(Session base, int[] tokens, List<ChatMessage> conversation, boolean chat, long created) {
         boolean extendsBase = base != null && base.state() != null && base.stateTokens() < tokens.length
                 && base.tokens().length <= tokens.length
                 && Arrays.equals(base.tokens(), 0, base.tokens().length, tokens, 0, base.tokens().length);
