@@ -109,6 +109,13 @@ public final class Args {
         return out;
     }
 
+    /** --session-dir, defaulting to data/sessions in the repo the launcher runs from. */
+    public Path sessionDir() {
+        String dir = string("session-dir", null);
+        if (dir != null) return Path.of(dir);
+        return Path.of(System.getProperty("jamba.home", ".")).resolve("data/sessions");
+    }
+
     /** --model, defaulting to the demo model in the repo the launcher runs from. */
     public Path model() {
         String dir = string("model", null);

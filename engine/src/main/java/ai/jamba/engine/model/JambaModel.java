@@ -12,6 +12,7 @@ import ai.jamba.kernels.Weight;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Jamba's forward pass, as transformers' JambaForCausalLM computes it, composed from backend ops.
@@ -71,6 +72,11 @@ public final class JambaModel implements AutoCloseable {
 
     public Backend backend() {
         return backend;
+    }
+
+    /** The checkpoint folder the weights were loaded from; empty for a model built from other weights (benchmarks). */
+    public Optional<Path> checkpointDir() {
+        return owned instanceof Checkpoint c ? Optional.of(c.dir()) : Optional.empty();
     }
 
     /** Bytes of weights resident in the backend. */
@@ -288,7 +294,8 @@ public final class JambaModel implements AutoCloseable {
      * One step over a batch: {@code ids} holds every sequence's tokens for this step, flattened in batch order.
      * Each sequence continues from its slot's state, which the step advances. Returns logits
      * [logitRows.length, vocab] for the given rows (usually {@link Batch#lastRows()}); the matrix is valid until
-     * the next call.
+     * the next call. With no rows asked for (a step of prompt chunks that are not their prompt's last) the head is
+     * skipped and the result is null.
      */
     public Mat forward(StatePool state, Batch batch, int[] ids, int[] logitRows, HiddenStates hidden) {
         int rows = batch.rows();
@@ -315,7 +322,7 @@ public final class JambaModel implements AutoCloseable {
             backend.rmsNorm(x, finalNorm, eps, h);
             hidden.accept(layers.length, download(h));
         }
-        return head(x, logitRows);
+        return logitRows.length == 0 ? null : head(x, logitRows);
     }
 
     private void mamba(MambaWeights m, ai.jamba.kernels.MambaState state, Batch batch, Workspace ws, Mat h, Mat out) {
@@ -356,8 +363,8 @@ public final class JambaModel implements AutoCloseable {
                 backend.free(logits);
                 backend.free(headRows);
             }
-            headRows = backend.allocate(Math.max(n, 1), config.hiddenSize());
-            logits = backend.allocate(Math.max(n, 1), config.vocabSize());
+            headRows = backend.allocate(n, config.hiddenSize());
+            logits = backend.allocate(n, config.vocabSize());
         }
         Mat g = headRows.rows(0, n), out = logits.rows(0, n);
         backend.gatherRows(x, rows, g);

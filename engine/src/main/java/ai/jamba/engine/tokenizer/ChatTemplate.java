@@ -81,20 +81,30 @@ public final class ChatTemplate {
 
     /** The prompt as text; for {@link Format#PLAIN_TEXT} without its BOS, which {@link #render} adds as an id. */
     public String renderText(List<ChatMessage> messages) {
+        return renderText(messages, true);
+    }
+
+    /**
+     * The conversation as text: with {@code addGenerationPrompt}, the prompt ({@link #renderText(List)}); without,
+     * how the conversation reads once its last message is over. The serving engine compares the two to find what a
+     * new turn adds to a stored conversation.
+     */
+    public String renderText(List<ChatMessage> messages, boolean addGenerationPrompt) {
         return switch (format) {
-            case CHECKPOINT_TEMPLATE -> renderJinja(messages);
-            case JAMBA_1_5 -> renderJamba15(messages);
+            case CHECKPOINT_TEMPLATE -> renderJinja(messages, addGenerationPrompt);
+            case JAMBA_1_5 -> renderJamba15(messages, addGenerationPrompt);
             case PLAIN_TEXT -> messages.stream().map(ChatMessage::content).collect(Collectors.joining());
         };
     }
 
-    private String renderJamba15(List<ChatMessage> messages) {
+    private String renderJamba15(List<ChatMessage> messages, boolean addGenerationPrompt) {
         StringBuilder prompt = new StringBuilder(tokenizer.bosToken());
         boolean leadingSystem = !messages.isEmpty() && messages.getFirst().role().equals("system");
         prompt.append(BOM).append("<|system|> ").append(leadingSystem ? messages.getFirst().content() : "");
         for (ChatMessage message : messages.subList(leadingSystem ? 1 : 0, messages.size()))
             prompt.append(EOM).append(BOM).append(roleToken(message.role())).append(' ').append(message.content());
-        return prompt.append(EOM).append(BOM).append("<|assistant|>").toString();
+        prompt.append(EOM);
+        return addGenerationPrompt ? prompt.append(BOM).append("<|assistant|>").toString() : prompt.toString();
     }
 
     private String roleToken(String role) {
@@ -104,14 +114,14 @@ public final class ChatTemplate {
         return token;
     }
 
-    private String renderJinja(List<ChatMessage> messages) {
+    private String renderJinja(List<ChatMessage> messages, boolean addGenerationPrompt) {
         List<Map<String, Object>> messageMaps = new ArrayList<>();
         for (ChatMessage m : messages) messageMaps.add(Map.of("role", m.role(), "content", m.content()));
         Map<String, Object> variables = new HashMap<>();
         variables.put("messages", messageMaps);
         variables.put("bos_token", tokenizer.bosToken());
         variables.put("eos_token", tokenizer.eosToken());
-        variables.put("add_generation_prompt", true);
+        variables.put("add_generation_prompt", addGenerationPrompt);
 
         RenderResult result = jinjava.renderForResult(jinjaSource, variables);
         List<String> fatal = result.getErrors().stream()

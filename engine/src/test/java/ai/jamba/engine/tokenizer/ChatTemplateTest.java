@@ -117,6 +117,34 @@ class ChatTemplateTest {
         }
     }
 
+    /**
+     * Without the generation prompt, a conversation reads as it ends; the next turn's prompt continues that text. The
+     * serving engine appends a session's new turns this way, without tokenizing the past again.
+     */
+    @Test
+    void aFinishedConversationIsWhereTheNextTurnsPromptContinues(@TempDir Path dir) throws IOException {
+        List<ChatMessage> past = List.of(new ChatMessage("system", "Be brief."), new ChatMessage("user", "Hi"),
+                new ChatMessage("assistant", "Hello!"));
+        List<ChatMessage> next = List.of(past.get(0), past.get(1), past.get(2), new ChatMessage("user", "Bye"));
+
+        Files.createDirectories(dir.resolve("jamba"));
+        TokenizerFixtures.tokenizerFolder(dir.resolve("jamba"), JAMBA_1_5_TOKENS, Map.of("bos_token", "<|startoftext|>"));
+        try (JambaTokenizer tokenizer = JambaTokenizer.load(dir.resolve("jamba"))) {
+            ChatTemplate chat = ChatTemplate.of(tokenizer);
+            String finished = chat.renderText(past, false);
+            assertEquals("<|startoftext|><|bom|><|system|> Be brief.<|eom|><|bom|><|user|> Hi<|eom|><|bom|><|assistant|> Hello!<|eom|>", finished);
+            assertEquals(finished + "<|bom|><|user|> Bye<|eom|><|bom|><|assistant|>", chat.renderText(next, true));
+        }
+        Files.createDirectories(dir.resolve("llama"));
+        TokenizerFixtures.tokenizerFolder(dir.resolve("llama"), List.of(), Map.of("chat_template", LLAMA_STYLE_TEMPLATE));
+        try (JambaTokenizer tokenizer = JambaTokenizer.load(dir.resolve("llama"))) {
+            ChatTemplate chat = ChatTemplate.of(tokenizer);
+            String finished = chat.renderText(past, false);
+            assertTrue(finished.endsWith("Hello!<|endoftext|>"), finished);
+            assertTrue(chat.renderText(next, true).startsWith(finished));
+        }
+    }
+
     @Test
     void templateRejectingAConversationIsAnError(@TempDir Path dir) throws IOException {
         TokenizerFixtures.tokenizerFolder(dir, List.of(), Map.of("chat_template", LLAMA_STYLE_TEMPLATE));
