@@ -166,7 +166,7 @@ public final class PromptConsumer implements Runnable {
                 log.info("kafka: engine queue full; pausing {} at offset {}", tp, r.offset());
                 return;
             }
-            whenAcked(writer.rejected(r, new PromptRecord.Rejected(e.code().name().toLowerCase(), e.getMessage(),
+            whenAcked(writer.rejected(r, new PromptRecord.Rejected(e.code().wire(), e.getMessage(),
                     request.requestId(), request.sessionId())), tp, r.offset());
         }
     }

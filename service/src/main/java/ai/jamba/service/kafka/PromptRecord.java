@@ -76,7 +76,7 @@ public final class PromptRecord {
         } catch (IllegalArgumentException e) {
             throw new Rejected("invalid_request", e.getMessage(), requestId, sessionId);
         } catch (ai.jamba.engine.serve.EngineException e) {
-            throw new Rejected(e.code().name().toLowerCase(), e.getMessage(), requestId, sessionId);
+            throw new Rejected(e.code().wire(), e.getMessage(), requestId, sessionId);
         }
     }
 

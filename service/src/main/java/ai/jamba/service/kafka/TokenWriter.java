@@ -48,13 +48,13 @@ public final class TokenWriter {
                 }
                 case GenerationEvent.Done d -> {
                     n.put("type", "done").put("request_id", requestId).put("session_id", d.sessionId()).put("seq", seq[0]++);
-                    n.put("finish_reason", d.finishReason().name().toLowerCase());
+                    n.put("finish_reason", d.finishReason().wire());
                     n.set("usage", EventJson.usage(d.usage()));
                     n.set("timings", EventJson.timings(d.timings()));
                 }
                 case GenerationEvent.Error e -> {
                     n.put("type", "error").put("request_id", requestId).put("session_id", sessionId).put("seq", seq[0]++);
-                    n.putObject("error").put("code", e.code().name().toLowerCase()).put("message", e.message());
+                    n.putObject("error").put("code", e.code().wire()).put("message", e.message());
                 }
             }
             String value = n.toString();
