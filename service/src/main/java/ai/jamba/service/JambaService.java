@@ -115,6 +115,8 @@ public final class JambaService implements AutoCloseable {
                 config.queueHighWater(), config.queueLowWater());
         consumerThread = new Thread(consumer, "jamba-kafka-prompts");
         consumerThread.start();
+
+        http.servePage();
     }
 
     /** The model is loaded, the broker reachable and the consumer holds its partitions. */

@@ -34,15 +34,22 @@ public final class HttpApi {
                 .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8").end(registry.scrape()));
     }
 
-    /** Lets a transport add its routes (before {@link #listen}). */
+    /**
+     * Lets a transport add its routes. The server listens before the model is loaded (so /health answers
+     * during start-up); routes added later take effect at once.
+     */
     public HttpApi routes(Consumer<Router> add) {
         add.accept(router);
         return this;
     }
 
-    /** Serves the chat page last, so API routes win. */
-    public Future<HttpServer> listen(String host, int port, int maxFrameBytes) {
+    /** The chat page and its files, after every API route. */
+    public HttpApi servePage() {
         router.route("/*").handler(StaticHandler.create("webroot").setCachingEnabled(false));
+        return this;
+    }
+
+    public Future<HttpServer> listen(String host, int port, int maxFrameBytes) {
         HttpServerOptions options = new HttpServerOptions().setHost(host).setPort(port)
                 .setMaxWebSocketFrameSize(maxFrameBytes).setMaxWebSocketMessageSize(maxFrameBytes);
         return vertx.createHttpServer(options).requestHandler(router).listen().onSuccess(s -> server = s);
