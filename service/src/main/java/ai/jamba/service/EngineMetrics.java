@@ -1,18 +1,25 @@
 package ai.jamba.service;
 
+import ai.jamba.engine.model.JambaModel;
 import ai.jamba.engine.serve.Engine;
 import ai.jamba.engine.serve.EngineStats;
+import ai.jamba.engine.session.SessionStats;
 import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.ToDoubleFunction;
 
 /**
- * The engine as metrics: batch sizes per step, queue depth, running sequences, token counters, session cache
- * counters; and a log line every few seconds while it is busy, so batching shows in the log.
+ * The engine as metrics: batch sizes per step, queue depth, running sequences, token counters, the session cache
+ * (hits, disk loads, misses, evictions, bytes in memory and on disk), memory (the model's weights, the JVM's heap and
+ * buffers, where the CPU backend keeps everything); and a log line every few seconds while it is busy, so batching
+ * shows in the log. The backends do not report device memory, so there is no GPU memory gauge.
  */
 public final class EngineMetrics {
     private static final Logger log = LoggerFactory.getLogger("jamba.engine");
@@ -22,7 +29,7 @@ public final class EngineMetrics {
     private long lastLog, stepsSinceLog, tokensSinceLog;
     private int maxSinceLog;
 
-    public EngineMetrics(Engine engine, MeterRegistry registry) {
+    public EngineMetrics(Engine engine, JambaModel model, MeterRegistry registry) {
         DistributionSummary batchSequences = DistributionSummary.builder("jamba.batch.sequences")
                 .description("sequences in one forward step").register(registry);
         DistributionSummary batchTokens = DistributionSummary.builder("jamba.batch.tokens")
@@ -38,10 +45,26 @@ public final class EngineMetrics {
         counter(registry, "jamba.tokens.prompt", "prompt tokens computed", engine, s -> s.prefilledTokens());
         counter(registry, "jamba.tokens.reused", "prompt tokens restored from sessions", engine, s -> s.reusedTokens());
         counter(registry, "jamba.tokens.completion", "tokens generated", engine, s -> s.generatedTokens());
+
+        counter(registry, "jamba.sessions.hits", "session lookups answered from memory", engine, s -> s.sessions().hits());
+        counter(registry, "jamba.sessions.disk.loads", "session lookups answered from disk", engine, s -> s.sessions().diskLoads());
+        counter(registry, "jamba.sessions.misses", "lookups of sessions that do not exist (new conversations)", engine, s -> s.sessions().misses());
+        counter(registry, "jamba.sessions.evictions", "sessions moved out of memory for its budget", engine, s -> s.sessions().evictions());
+        counter(registry, "jamba.sessions.ended", "sessions ended by their idle time or the directory's budget", engine, s -> s.sessions().ended());
+        sessionGauge(registry, "jamba.sessions.memory.bytes", "bytes of sessions in memory", engine, SessionStats::memoryBytes);
+        sessionGauge(registry, "jamba.sessions.disk.bytes", "bytes of session files", engine, SessionStats::diskBytes);
+        sessionGauge(registry, "jamba.sessions.stored", "sessions in memory or on disk", engine, SessionStats::sessions);
+
+        Gauge.builder("jamba.model.weight.bytes", model, JambaModel::weightBytes).description("bytes of the model's weights").register(registry);
+        new JvmMemoryMetrics().bindTo(registry);
     }
 
-    private static void counter(MeterRegistry r, String name, String help, Engine engine, java.util.function.ToDoubleFunction<EngineStats> f) {
-        io.micrometer.core.instrument.FunctionCounter.builder(name, engine, e -> f.applyAsDouble(e.stats())).description(help).register(r);
+    private static void counter(MeterRegistry r, String name, String help, Engine engine, ToDoubleFunction<EngineStats> f) {
+        FunctionCounter.builder(name, engine, e -> f.applyAsDouble(e.stats())).description(help).register(r);
+    }
+
+    private static void sessionGauge(MeterRegistry r, String name, String help, Engine engine, ToDoubleFunction<SessionStats> f) {
+        Gauge.builder(name, engine, e -> f.applyAsDouble(e.stats().sessions())).description(help).register(r);
     }
 
     /** The most sequences any one step has carried. */

@@ -101,7 +101,7 @@ public final class JambaService implements AutoCloseable {
         tokenizer = JambaTokenizer.available(config.model()) ? JambaTokenizer.load(config.model()) : null;
         if (tokenizer == null) log.warn("model: {} has no tokenizer.json: only prompt_ids requests can be served", config.model());
         engine = Engine.start(model, tokenizer, config.engine());
-        metrics = new EngineMetrics(engine, registry);
+        metrics = new EngineMetrics(engine, model, registry);
         modelReady = true;
         log.info("model: {} ready ({} MB of weights)", config.model().getFileName(), model.weightBytes() >> 20);
 
