@@ -5,7 +5,13 @@ import ai.jamba.engine.serve.Engine;
 import ai.jamba.engine.tokenizer.JambaTokenizer;
 import ai.jamba.kernels.Backend;
 import ai.jamba.kernels.Backends;
+import ai.jamba.service.http.Access;
+import ai.jamba.service.http.ChatSocket;
+import ai.jamba.service.http.Generations;
 import ai.jamba.service.http.HttpApi;
+import ai.jamba.service.http.OpenAiApi;
+import ai.jamba.service.http.OpenAiRequest;
+import ai.jamba.service.http.OriginPolicy;
 import ai.jamba.service.kafka.CompletedRequests;
 import ai.jamba.service.kafka.EmbeddedKafka;
 import ai.jamba.service.kafka.PromptConsumer;
@@ -102,6 +108,7 @@ public final class JambaService implements AutoCloseable {
         if (tokenizer == null) log.warn("model: {} has no tokenizer.json: only prompt_ids requests can be served", config.model());
         engine = Engine.start(model, tokenizer, config.engine());
         metrics = new EngineMetrics(engine, model, registry);
+        serveChatAndApi();
         modelReady = true;
         log.info("model: {} ready ({} MB of weights)", config.model().getFileName(), model.weightBytes() >> 20);
 
@@ -117,6 +124,19 @@ public final class JambaService implements AutoCloseable {
         consumerThread.start();
 
         http.servePage();
+    }
+
+    /** The WebSocket chat and the OpenAI-style API, on the engine that is now up. */
+    private void serveChatAndApi() {
+        Generations generations = new Generations(engine, new Access(config.apiKeys(), config.requestsPerMinute(), config.concurrentPerKey()),
+                new RequestMetrics(registry));
+        String modelName = config.model().toAbsolutePath().normalize().getFileName().toString();
+        http.routes(router -> ChatSocket.mount(router, generations, new OriginPolicy(config.allowedOrigins()),
+                        new ChatSocket.Limits(config.maxTokensLimit(), config.defaultMaxTokens())))
+                .routes(router -> OpenAiApi.mount(router, generations,
+                        new OpenAiRequest.Limits(modelName, config.maxTokensLimit(), config.defaultMaxTokens()), config.maxRequestBytes()));
+        log.info("http: chat page at /, WebSocket chat at /ws/chat, OpenAI-style API at /v1 (model \"{}\"; {})", modelName,
+                config.apiKeys().isEmpty() ? "no API keys: open to anyone who can reach it" : config.apiKeys().size() + " API keys");
     }
 
     /** The model is loaded, the broker reachable and the consumer holds its partitions. */
