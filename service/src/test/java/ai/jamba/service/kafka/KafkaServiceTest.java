@@ -1,12 +1,6 @@
 package ai.jamba.service.kafka;
 
-import ai.jamba.engine.generate.Generator;
-import ai.jamba.engine.model.JambaModel;
-import ai.jamba.engine.model.StatePool;
-import ai.jamba.engine.tokenizer.JambaTokenizer;
-import ai.jamba.engine.tokenizer.StreamingDetokenizer;
-import ai.jamba.kernels.SamplingParams;
-import ai.jamba.kernels.cpu.CpuBackend;
+import ai.jamba.service.Greedy;
 import ai.jamba.service.JambaService;
 import ai.jamba.service.TestKafka;
 import ai.jamba.service.TestService;
@@ -56,33 +50,6 @@ class KafkaServiceTest {
         if (kafka != null) kafka.close();
     }
 
-    /** What ./jamba generate --greedy --stop-at-eos gives for these ids: the generated ids and their text. */
-    record Greedy(int[] ids, String text) {}
-
-    static Greedy greedy(int[] prompt, int maxTokens) {
-        try (CpuBackend backend = new CpuBackend(1);
-             JambaModel model = JambaModel.load(TestService.demoModel(), backend, JambaModel.LoadOptions.DEFAULT, JambaModel.Progress.NONE);
-             JambaTokenizer tok = JambaTokenizer.load(TestService.demoModel())) {
-            StatePool pool = model.newStatePool();
-            StreamingDetokenizer detok = tok.newDetokenizer(prompt);
-            StringBuilder text = new StringBuilder();
-            var eos = model.config().eosTokenIds();
-            int[] ids = Generator.generate(model, pool, pool.acquire(), prompt, maxTokens, SamplingParams.GREEDY, 0,
-                    eos::contains, id -> {
-                        if (!eos.contains(id)) text.append(detok.push(id));
-                        return true;
-                    }).ids();
-            text.append(detok.flush());
-            return new Greedy(ids, text.toString());
-        }
-    }
-
-    static int[] encode(String text, boolean bos) {
-        try (JambaTokenizer tok = JambaTokenizer.load(TestService.demoModel())) {
-            return tok.encode(text, bos);
-        }
-    }
-
     static String request(String id, String session, String prompt, int maxTokens) {
         var n = TestKafka.JSON.createObjectNode().put("request_id", id);
         if (session != null) n.put("session_id", session);
@@ -100,7 +67,7 @@ class KafkaServiceTest {
         String prompt = "The meaning of life is";
         kafka.send(topics.prompts(), "r-greedy", request("r-greedy", null, prompt, 64));
         JsonNode done = done("r-greedy");
-        Greedy expected = greedy(encode(prompt, true), 64);
+        Greedy expected = Greedy.of(Greedy.encode(prompt, true), 64);
         assertEquals(expected.text(), TestKafka.text(tokens.matching(of("r-greedy"))));
         assertEquals(expected.ids().length, done.get("usage").get("completion_tokens").asInt());
         assertTrue(done.get("session_id").asText().matches("[A-Za-z0-9._-]{1,128}"));
@@ -115,10 +82,10 @@ class KafkaServiceTest {
         JsonNode second = done("r-turn2");
 
         // one greedy run over P1 + O1 + P2 (no BOS before P2) gives what turn 2 gave
-        int[] ids1 = encode(p1, true);
-        Greedy o1 = greedy(ids1, 12);
-        int[] all = concat(concat(ids1, o1.ids()), encode(p2, false));
-        assertEquals(greedy(all, 12).text(), TestKafka.text(tokens.matching(of("r-turn2"))));
+        int[] ids1 = Greedy.encode(p1, true);
+        Greedy o1 = Greedy.of(ids1, 12);
+        int[] all = Greedy.concat(Greedy.concat(ids1, o1.ids()), Greedy.encode(p2, false));
+        assertEquals(Greedy.of(all, 12).text(), TestKafka.text(tokens.matching(of("r-turn2"))));
         // every token of turn 1 but its last sampled one (never fed to the model) is restored, not computed again
         assertEquals(first.get("usage").get("session_tokens").asInt() - 1, second.get("usage").get("reused_tokens").asInt(),
                 "turn 2 restores turn 1's state instead of re-reading it");
@@ -170,11 +137,5 @@ class KafkaServiceTest {
             kafka.send(topics.prompts(), "sess-" + i, request(ids.get(i), "sess-" + i, i % 2 == 0 ? "The meaning of" : "Q: Why", 16));
         for (String id : ids) done(id);
         assertTrue(service.maxBatchSequences() > 1, "requests ran batched (max batch " + service.maxBatchSequences() + ")");
-    }
-
-    static int[] concat(int[] a, int[] b) {
-        int[] c = Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, c, a.length, b.length);
-        return c;
     }
 }
