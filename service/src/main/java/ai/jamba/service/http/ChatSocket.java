@@ -83,6 +83,11 @@ public final class ChatSocket {
     private void listen() {
         socket.textMessageHandler(this::onText);
         socket.binaryMessageHandler(b -> error(ApiError.badRequest("frames are JSON text, not binary")));
+        socket.exceptionHandler(e -> {
+            // Vert.x drops a message that grows past max-request-bytes and says so here; anything else is the
+            // connection failing, which the close handler deals with.
+            if (e instanceof IllegalStateException) error(new ApiError(413, "request_too_large", "the message is larger than the limit (max-request-bytes)"));
+        });
         socket.closeHandler(v -> {
             closed = true;
             if (running != null) running.cancel(); // nobody is reading the reply any more: free its slot

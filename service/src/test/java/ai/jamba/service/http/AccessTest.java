@@ -60,11 +60,17 @@ class AccessTest {
     }
 
     @Test
-    void aBodyOverTheLimitIsRefused(LiveServer server) {
+    void aBodyOrMessageOverTheLimitIsRefused(LiveServer server) {
         String huge = "{\"prompt\":\"" + "x".repeat(LiveServer.MAX_REQUEST_BYTES) + "\"}";
         HttpResponse<String> r = server.post("/v1/completions", ACCESS_KEY, huge);
         assertError(413, "request_too_large", r);
         assertEquals("request_too_large", json(r).get("error").get("type").asText());
+        try (WsClient chat = server.chat(ACCESS_KEY)) { // the JDK's client sends a long message as several frames
+            chat.send("{\"type\":\"user\",\"content\":\"" + "x".repeat(LiveServer.MAX_REQUEST_BYTES) + "\"}");
+            assertEquals("request_too_large", chat.next("error").get("code").asText());
+            assertEquals("done", chat.ask("{\"type\":\"user\",\"content\":\"You will\",\"params\":{\"max_tokens\":2}}").last().get("type").asText(),
+                    "the socket stays usable");
+        }
     }
 
     @Test

@@ -132,8 +132,15 @@ class OpenAiApiTest {
                 "the known part of the conversation is restored, not computed again");
         int[] ids1 = Greedy.encode("A programmer walks into a bar", true);
         int[] o1 = Greedy.of(ids1, 12).ids();
-        assertEquals(Greedy.of(Greedy.concat(Greedy.concat(ids1, o1), Greedy.encode(" and then", false)), 12).text(),
-                second.get("choices").get(0).get("message").get("content").asText());
+        String reply2 = second.get("choices").get(0).get("message").get("content").asText();
+        assertEquals(Greedy.of(Greedy.concat(Greedy.concat(ids1, o1), Greedy.encode(" and then", false)), 12).text(), reply2);
+
+        // no session id at all: the key's stored conversation that this one extends is found and continued
+        String turn3 = turn2.replace("{\"session_id\":\"" + session + "\",", "{").replace("],\"max_tokens\"",
+                ",{\"role\":\"assistant\",\"content\":" + TestKafka.JSON.valueToTree(reply2) + "},{\"role\":\"user\",\"content\":\" Later\"}],\"max_tokens\"");
+        JsonNode third = json(server.post("/v1/chat/completions", API_KEY, turn3));
+        assertEquals(second.get("usage").get("session_tokens").asInt() - 1, third.get("usage").get("reused_tokens").asInt(), turn3);
+        assertTrue(!third.get("session_id").asText().equals(session), "it continues a copy under a new id");
     }
 
     @Test
