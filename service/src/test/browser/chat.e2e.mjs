@@ -1,10 +1,10 @@
 // End-to-end: the chat page in headless Chromium against a running service.
-//   node chat.e2e.mjs BASE_URL SCREENSHOT.png
+//   node chat.e2e.mjs BASE_URL SCREENSHOT.png [API_KEY]
 // Opens the page, sends a message, waits for the streamed reply, reloads, checks the session is shown again,
 // sends a second message in the same session, and saves a screenshot. Prints one JSON line with what it saw.
 import { chromium } from 'playwright-core';
 
-const [base, screenshot] = process.argv.slice(2);
+const [base, screenshot, apiKey] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const browser = await chromium.launch({
   executablePath,
@@ -20,7 +20,11 @@ const fail = async (message) => {
 try {
   const page = await browser.newPage();
   page.setDefaultTimeout(60000);
-  await page.goto(base + '/');
+  let tokenFrames = 0; // the reply is streamed: token frames arrive one by one before the done frame
+  page.on('websocket', (ws) => ws.on('framereceived', (f) => {
+    try { if (JSON.parse(f.payload).type === 'token') tokenFrames++; } catch { /* not JSON: the page reports it */ }
+  }));
+  await page.goto(base + '/' + (apiKey ? '?token=' + encodeURIComponent(apiKey) : ''));
   await page.waitForSelector('#status:text("connected")');
 
   async function ask(text) {
@@ -35,6 +39,9 @@ try {
 
   const first = await ask('The meaning of life is');
   if (!first.trim()) await fail('the first reply was empty');
+  if (tokenFrames < 2) await fail(`the reply came in ${tokenFrames} token frames, not streamed`);
+  const stats = await page.textContent('#stats');
+  if (!/tok\/s/.test(stats)) await fail('no tokens/s shown: ' + stats);
   const session = (await page.textContent('#session-id')).trim();
   if (!/^[A-Za-z0-9._-]{1,128}$/.test(session) || session === 'new') await fail('no session id shown: ' + session);
 
@@ -49,7 +56,7 @@ try {
   const after = (await page.textContent('#session-id')).trim();
   if (after !== session) await fail(`the second turn ran in session ${after}, expected ${session}`);
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ ok: true, session, first, second }));
+  console.log(JSON.stringify({ ok: true, session, first, second, tokenFrames, stats }));
 } catch (e) {
   await fail(String(e && e.stack || e));
 }

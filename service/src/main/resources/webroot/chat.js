@@ -40,9 +40,12 @@
     url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
     if (token) url.searchParams.set('token', token);
     socket = new WebSocket(url);
-    socket.onopen = () => { retry = 0; setStatus('connected'); sendButton.disabled = false; };
+    let opened = false;
+    socket.onopen = () => { opened = true; retry = 0; setStatus('connected'); sendButton.disabled = false; };
     socket.onclose = () => {
-      setStatus('disconnected: reconnecting…');
+      // A refused upgrade (no or wrong API key, an Origin not allowed) closes a socket that never opened; the
+      // browser does not say why, so say what usually helps.
+      setStatus(opened ? 'disconnected: reconnecting…' : 'cannot connect (if the server needs an API key, open this page as /?token=KEY): retrying…');
       sendButton.disabled = true;
       if (streaming) finish({ finish_reason: 'disconnected' });
       setTimeout(connect, Math.min(5000, 250 * 2 ** retry++));
