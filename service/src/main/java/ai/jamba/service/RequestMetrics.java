@@ -42,20 +42,26 @@ public final class RequestMetrics {
                 .tags("endpoint", endpoint).serviceLevelObjectives(TTFT_BUCKETS).register(registry);
         Timer interToken = Timer.builder("jamba.inter.token.latency").description("time between a request's tokens")
                 .tags("endpoint", endpoint).serviceLevelObjectives(INTER_TOKEN_BUCKETS).register(registry);
-        long start = System.nanoTime();
-        long[] last = {0}; // the previous token's time; events of one request come one at a time, in order
-        return event -> {
-            switch (event) {
-                case GenerationEvent.Token t -> {
-                    long now = System.nanoTime();
-                    if (last[0] == 0) ttft.record(now - start, TimeUnit.NANOSECONDS);
-                    else interToken.record(now - last[0], TimeUnit.NANOSECONDS);
-                    last[0] = now;
+        return new EventSink() { // one request's events come one at a time, in order: plain fields will do
+            private final long accepted = System.nanoTime();
+            private long previousToken;
+            private boolean tokenSeen;
+
+            @Override
+            public void accept(GenerationEvent event) {
+                switch (event) {
+                    case GenerationEvent.Token t -> {
+                        long now = System.nanoTime();
+                        if (tokenSeen) interToken.record(now - previousToken, TimeUnit.NANOSECONDS);
+                        else ttft.record(now - accepted, TimeUnit.NANOSECONDS);
+                        tokenSeen = true;
+                        previousToken = now;
+                    }
+                    case GenerationEvent.Done d -> count(endpoint, d.finishReason().wire());
+                    case GenerationEvent.Error e -> count(endpoint, e.code().wire());
                 }
-                case GenerationEvent.Done d -> count(endpoint, d.finishReason().wire());
-                case GenerationEvent.Error e -> count(endpoint, e.code().wire());
+                next.accept(event);
             }
-            next.accept(event);
         };
     }
 
