@@ -102,7 +102,7 @@ public final class ChatSocket {
             error(new ApiError(400, "invalid_json", "not valid JSON: " + e.getOriginalMessage()));
             return;
         }
-        switch (frame == null ? "" : frame.path("type").asText()) {
+        switch (frame.path("type").asText()) {
             case "user" -> onUser(frame);
             case "stop" -> {
                 if (running != null) running.cancel(); // its done frame says "cancelled"; nothing running: nothing to do

@@ -1,7 +1,9 @@
 package ai.jamba.service.http;
 
 import ai.jamba.service.Greedy;
+import ai.jamba.service.TestKafka;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -20,12 +22,10 @@ class ChatSocketTest {
     static final String LONG = "1 2 3 4 5 6 7 8 9 10 11 12";
 
     static String user(String content, String sessionId, int maxTokens) {
-        return "{\"type\":\"user\",\"content\":" + quote(content) + (sessionId == null ? "" : ",\"session_id\":" + quote(sessionId))
-                + ",\"params\":{\"max_tokens\":" + maxTokens + ",\"temperature\":0}}";
-    }
-
-    static String quote(String s) {
-        return com.fasterxml.jackson.databind.node.TextNode.valueOf(s).toString();
+        ObjectNode f = TestKafka.JSON.createObjectNode().put("type", "user").put("content", content);
+        if (sessionId != null) f.put("session_id", sessionId);
+        f.putObject("params").put("max_tokens", maxTokens).put("temperature", 0);
+        return f.toString();
     }
 
     @Test

@@ -3,6 +3,8 @@ package ai.jamba.service.http;
 import ai.jamba.service.Greedy;
 import ai.jamba.service.TestKafka;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -14,6 +16,7 @@ import java.util.UUID;
 import static ai.jamba.service.http.LiveServer.API_KEY;
 import static ai.jamba.service.http.LiveServer.json;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The OpenAI-style HTTP API under /v1, against a running server. */
@@ -114,33 +117,40 @@ class OpenAiApiTest {
         assertEquals(reply.get("choices").get(0).get("message"), json(server.post("/v1/chat/completions", API_KEY, body)).get("choices").get(0).get("message"));
     }
 
+    /** A greedy chat body of up to 12 tokens: the session id (or null), then role and content pairs. */
+    static String conversation(String session, String... roleContent) {
+        ObjectNode body = TestKafka.JSON.createObjectNode();
+        if (session != null) body.put("session_id", session);
+        ArrayNode messages = body.putArray("messages");
+        for (int i = 0; i < roleContent.length; i += 2) messages.addObject().put("role", roleContent[i]).put("content", roleContent[i + 1]);
+        return body.put("max_tokens", 12).put("temperature", 0).toString();
+    }
+
+    static String reply(JsonNode completion) {
+        return completion.get("choices").get(0).get("message").get("content").asText();
+    }
+
     @Test
     void aClientResendingTheWholeConversationReusesItsSession(LiveServer server) {
-        String session = "http-" + UUID.randomUUID();
-        String turn1 = "{\"messages\":[{\"role\":\"user\",\"content\":\"A programmer walks into a bar\"}],\"max_tokens\":12,\"temperature\":0}";
-        HttpResponse<String> r1 = server.post("/v1/chat/completions", API_KEY, turn1, "X-Session-Id", session);
+        String session = "http-" + UUID.randomUUID(), u1 = "A programmer walks into a bar", u2 = " and then";
+        HttpResponse<String> r1 = server.post("/v1/chat/completions", API_KEY, conversation(null, "user", u1), "X-Session-Id", session);
         assertEquals(session, r1.headers().firstValue("x-session-id").orElseThrow(), "the response carries the session");
         JsonNode first = json(r1);
-        String reply = first.get("choices").get(0).get("message").get("content").asText();
+        String a1 = reply(first);
 
-        String turn2 = "{\"session_id\":\"" + session + "\",\"messages\":[{\"role\":\"user\",\"content\":\"A programmer walks into a bar\"},"
-                + "{\"role\":\"assistant\",\"content\":" + TestKafka.JSON.valueToTree(reply) + "},"
-                + "{\"role\":\"user\",\"content\":\" and then\"}],\"max_tokens\":12,\"temperature\":0}";
-        JsonNode second = json(server.post("/v1/chat/completions", API_KEY, turn2));
+        JsonNode second = json(server.post("/v1/chat/completions", API_KEY, conversation(session, "user", u1, "assistant", a1, "user", u2)));
         assertEquals(session, second.get("session_id").asText());
         assertEquals(first.get("usage").get("session_tokens").asInt() - 1, second.get("usage").get("reused_tokens").asInt(),
                 "the known part of the conversation is restored, not computed again");
-        int[] ids1 = Greedy.encode("A programmer walks into a bar", true);
+        int[] ids1 = Greedy.encode(u1, true);
         int[] o1 = Greedy.of(ids1, 12).ids();
-        String reply2 = second.get("choices").get(0).get("message").get("content").asText();
-        assertEquals(Greedy.of(Greedy.concat(Greedy.concat(ids1, o1), Greedy.encode(" and then", false)), 12).text(), reply2);
+        assertEquals(Greedy.of(Greedy.concat(Greedy.concat(ids1, o1), Greedy.encode(u2, false)), 12).text(), reply(second));
 
         // no session id at all: the key's stored conversation that this one extends is found and continued
-        String turn3 = turn2.replace("{\"session_id\":\"" + session + "\",", "{").replace("],\"max_tokens\"",
-                ",{\"role\":\"assistant\",\"content\":" + TestKafka.JSON.valueToTree(reply2) + "},{\"role\":\"user\",\"content\":\" Later\"}],\"max_tokens\"");
-        JsonNode third = json(server.post("/v1/chat/completions", API_KEY, turn3));
-        assertEquals(second.get("usage").get("session_tokens").asInt() - 1, third.get("usage").get("reused_tokens").asInt(), turn3);
-        assertTrue(!third.get("session_id").asText().equals(session), "it continues a copy under a new id");
+        JsonNode third = json(server.post("/v1/chat/completions", API_KEY,
+                conversation(null, "user", u1, "assistant", a1, "user", u2, "assistant", reply(second), "user", " Later")));
+        assertEquals(second.get("usage").get("session_tokens").asInt() - 1, third.get("usage").get("reused_tokens").asInt());
+        assertNotEquals(session, third.get("session_id").asText(), "it continues a copy under a new id");
     }
 
     @Test
