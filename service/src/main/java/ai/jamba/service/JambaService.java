@@ -16,6 +16,7 @@ import ai.jamba.service.kafka.CompletedRequests;
 import ai.jamba.service.kafka.EmbeddedKafka;
 import ai.jamba.service.kafka.PromptConsumer;
 import ai.jamba.service.kafka.PromptRecord;
+import ai.jamba.service.kafka.SessionReplicator;
 import ai.jamba.service.kafka.TokenWriter;
 import ai.jamba.service.kafka.Topics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -28,6 +29,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
@@ -63,6 +65,9 @@ public final class JambaService implements AutoCloseable {
     private CompletedRequests completed;
     private PromptConsumer consumer;
     private Thread consumerThread;
+    private KafkaProducer<String, byte[]> sessionProducer;
+    private SessionReplicator replicator;
+    private Thread replicatorThread;
     private EngineMetrics metrics;
     private volatile boolean modelReady;
 
@@ -113,6 +118,15 @@ public final class JambaService implements AutoCloseable {
         log.info("model: {} ready ({} MB of weights)", config.model().getFileName(), model.weightBytes() >> 20);
 
         producer = new KafkaProducer<>(clientProperties("producer", bootstrap), new StringSerializer(), new StringSerializer());
+        sessionProducer = new KafkaProducer<>(clientProperties("producer", bootstrap), new StringSerializer(), new ByteArraySerializer());
+        Map<String, Object> sessionReader = clientProperties("consumer", bootstrap);
+        sessionReader.remove("group.id"); // every instance reads every partition
+        replicator = new SessionReplicator(engine.sessionStore(), sessionProducer,
+                new KafkaConsumer<>(sessionReader, new StringDeserializer(), new ByteArrayDeserializer()),
+                topics.sessions(), config.sessionSnapshotBytes());
+        engine.sessionStore().setListener(replicator);
+        replicatorThread = new Thread(replicator, "jamba-kafka-sessions");
+        replicatorThread.start();
         completed = new CompletedRequests(config.dataDir().resolve("completed-requests.jsonl"), 10_000);
         Map<String, Object> consumerProps = clientProperties("consumer", bootstrap);
         consumerProps.put("group.id", config.groupId());
@@ -174,18 +188,27 @@ public final class JambaService implements AutoCloseable {
         return m;
     }
 
+    private static void join(Thread t) {
+        try {
+            t.join(TimeUnit.SECONDS.toMillis(60));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     @Override
     public void close() {
         modelReady = false;
         if (consumer != null) {
             consumer.stop();
-            try {
-                consumerThread.join(TimeUnit.SECONDS.toMillis(60));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            join(consumerThread);
         }
-        if (engine != null) engine.close();
+        if (engine != null) engine.close(); // flushes sessions, which the replicator publishes
+        if (replicator != null) {
+            replicator.stop();
+            join(replicatorThread);
+        }
+        if (sessionProducer != null) sessionProducer.close();
         if (producer != null) producer.close();
         if (completed != null) completed.close();
         if (http != null) http.close().toCompletionStage().toCompletableFuture().join();

@@ -37,7 +37,7 @@ public final class Main {
     }
 
     static int serve(String[] argv) throws InterruptedException {
-        Logger log = LoggerFactory.getLogger("jamba");
+        Logger log = LoggerFactory.getLogger(Main.class);
         ServiceConfig config;
         try {
             config = ServiceConfig.from(Settings.load(argv, System.getenv(), ServiceConfig.OPTIONS, ServiceConfig.FLAGS));

@@ -60,7 +60,7 @@ public record ServiceConfig(
                 s.withPrefix("kafka.client."), s.integer("kafka-partitions", 0), s.longValue("kafka-retention-ms", 0),
                 s.string("http-host", "127.0.0.1"), s.integer("http-port", 8080), dataDir,
                 s.integer("max-request-bytes", 1 << 20), s.integer("max-tokens-limit", 4096), s.integer("default-max-tokens", 256),
-                high, s.integer("queue-low-water", high / 2), s.integer("session-snapshot-bytes", 256 << 10),
+                high, s.integer("queue-low-water", high / 2), s.integer("session-snapshot-bytes", 8 << 20),
                 apiKeys(s), list(s.string("allowed-origins", "")),
                 s.integer("requests-per-minute", 600), s.integer("concurrent-per-key", 32),
                 engine);

@@ -193,6 +193,11 @@ public final class Engine implements AutoCloseable {
         return result;
     }
 
+    /** Where sessions are kept (for replication to other processes). */
+    public SessionStore sessionStore() {
+        return sessions;
+    }
+
     /** The counters now. */
     public EngineStats stats() {
         EngineStats p = published; // the engine thread's counters as of its last step; the rest is read live

@@ -50,6 +50,7 @@ public final class SessionStore implements AutoCloseable {
     /** A load from disk and a put of the same id must not interleave (the older version would win): one lock per stripe. */
     private final Object[] stripes = new Object[64];
     private volatile Thread housekeeper;
+    private volatile Listener listener = Listener.NONE;
     private final AtomicLong hits = new AtomicLong(), diskLoads = new AtomicLong(), misses = new AtomicLong(),
             evictions = new AtomicLong(), ended = new AtomicLong(), droppedStates = new AtomicLong(), corruptFiles = new AtomicLong();
 
@@ -87,7 +88,8 @@ public final class SessionStore implements AutoCloseable {
             try (Stream<Path> files = Files.list(dir)) {
                 for (Path f : files.toList()) {
                     String name = f.getFileName().toString();
-                    if (name.endsWith(SessionFile.SUFFIX + ".tmp")) Files.deleteIfExists(f); // a write cut short
+                    if (name.endsWith(SessionFile.SUFFIX + ".tmp") || name.endsWith(".export") || name.endsWith(".import"))
+                        Files.deleteIfExists(f); // a write cut short
                     if (!name.endsWith(SessionFile.SUFFIX)) continue;
                     try {
                         SessionFile.Header h = SessionFile.readHeader(f);
@@ -217,6 +219,7 @@ public final class SessionStore implements AutoCloseable {
             unwritten.remove(id);
             memory.remove(id);
             if (dir != null) onHousekeeper(() -> deleteFile(id));
+            if (existed) onHousekeeper(() -> listener.ended(id));
             return existed;
         }
     }
@@ -225,8 +228,10 @@ public final class SessionStore implements AutoCloseable {
         Session s = unwritten.get(id);
         if (s == null) return; // a later write of the same session already wrote it, or it was deleted
         try {
-            long bytes = SessionFile.write(SessionFile.path(dir, id), s, model);
+            Path file = SessionFile.path(dir, id);
+            long bytes = SessionFile.write(file, s, model);
             catalog.fileWritten(id, bytes);
+            listener.written(s, file);
         } catch (IOException | RuntimeException e) {
             log.error("session {}: cannot write {}: {} (it stays in memory only)", id, SessionFile.path(dir, id), e.toString());
         } finally {
@@ -291,6 +296,67 @@ public final class SessionStore implements AutoCloseable {
 
     private Object stripe(String id) {
         return stripes[Math.floorMod(id.hashCode(), stripes.length)];
+    }
+
+    // ---- replication: sessions shared with other processes ---------------------------------------------------
+
+    /** Hears, on the store's own thread, of each session written to disk and each session that ended. */
+    public interface Listener {
+        void written(Session session, Path file);
+
+        void ended(String id);
+
+        Listener NONE = new Listener() {
+            @Override public void written(Session session, Path file) {}
+
+            @Override public void ended(String id) {}
+        };
+    }
+
+    public void setListener(Listener l) {
+        listener = l == null ? Listener.NONE : l;
+    }
+
+    /** The session as its file's bytes: with its state, or with its tokens only (a receiver prefills them again). */
+    public byte[] encode(Session s, boolean withState) throws IOException {
+        Path tmp = Files.createTempFile(dir != null ? dir : Path.of(System.getProperty("java.io.tmpdir")), s.id(), ".export");
+        try {
+            SessionFile.write(tmp, withState ? s : s.withoutState(), model);
+            return Files.readAllBytes(tmp);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    /**
+     * Takes a session file another process wrote (its {@link #encode}d bytes), unless this store already holds that
+     * session at least as far along (a session's tokens only grow). The bytes are checked first (checksums; a
+     * state saved by another model is dropped). Returns whether the session was taken. Listeners are not told: it
+     * came from elsewhere.
+     */
+    public boolean adopt(byte[] bytes) throws SessionFileException, IOException {
+        Path tmp = Files.createTempFile(dir != null ? dir : Path.of(System.getProperty("java.io.tmpdir")), "adopt", ".import");
+        try {
+            Files.write(tmp, bytes);
+            SessionFile.Read read = SessionFile.read(tmp, model);
+            Session s = read.session();
+            synchronized (stripe(s.id())) {
+                SessionCatalog.Entry local = catalog.get(s.id());
+                if (local != null && local.tokens() >= s.tokens().length) return false;
+                if (read.stateProblem() != null)
+                    log.warn("session {} from another process: {}: its next turn prefills its tokens again", s.id(), read.stateProblem());
+                catalog.put(s.id(), s.owner(), s.tokens(), s.conversation(), System.currentTimeMillis());
+                memory.put(s.id(), s);
+                if (dir != null) {
+                    Path file = SessionFile.path(dir, s.id());
+                    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                    catalog.fileWritten(s.id(), Files.size(file));
+                }
+                return true;
+            }
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
     }
 
     // ---- lifecycle ----------------------------------------------------------------------------------------

@@ -2,9 +2,9 @@ package ai.jamba.service.kafka;
 
 import ai.jamba.engine.serve.Engine;
 import ai.jamba.engine.serve.EngineException;
-import ai.jamba.engine.serve.GenerationEvent;
 import ai.jamba.engine.serve.GenerationRequest;
 import ai.jamba.engine.serve.RequestHandle;
+import ai.jamba.engine.session.SessionIds;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -135,6 +135,8 @@ public final class PromptConsumer implements Runnable {
             return;
         }
         String key = request.sessionId() != null ? request.sessionId() : request.requestId();
+        if (request.sessionId() == null) // named now, so every record of the request can say which session it made
+            request = new GenerationRequest(request.requestId(), SessionIds.random(), request.owner(), request.prompt(), request.sampling());
         CompletableFuture<Void> acked = new CompletableFuture<>();
         var replay = completed.get(request.requestId());
         if (replay.isPresent()) {
@@ -143,18 +145,14 @@ public final class PromptConsumer implements Runnable {
             whenAcked(acked, tp, r.offset());
             return;
         }
-        List<String> recording = TokenWriter.newRecording();
-        var sink = writer.sink(key, request.requestId(), request.sessionId(), acked, recording);
+        String requestId = request.requestId();
+        // recorded before the final record goes out: once it is acknowledged (and the offset committed), a crash
+        // cannot run the turn a second time
+        var sink = writer.sink(key, requestId, request.sessionId(), acked, records -> completed.add(requestId, records));
         try {
-            RequestHandle h = engine.submit(request, event -> {
-                if (!(event instanceof GenerationEvent.Token)) {
-                    running.remove(request.requestId());
-                    // recorded before the final record goes out: a crash after it cannot run the turn twice
-                    sink.accept(event);
-                    completed.add(request.requestId(), recording);
-                } else sink.accept(event);
-            });
-            running.put(request.requestId(), h);
+            RequestHandle h = engine.submit(request, sink);
+            running.put(requestId, h);
+            h.completion().whenComplete((last, error) -> running.remove(requestId, h)); // at once if already over
             whenAcked(acked, tp, r.offset());
         } catch (EngineException e) {
             if (e.code() == EngineException.Code.OVERLOADED) {

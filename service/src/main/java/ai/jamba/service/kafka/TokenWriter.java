@@ -33,9 +33,12 @@ public final class TokenWriter {
 
     /**
      * A sink for one request. {@code acked} completes once the final event's record is acknowledged (or fails if
-     * it cannot be written); {@code recorded} sees every record written, for the replay log.
+     * it cannot be written). {@code beforeFinal} hears every record of the request, in order, just before the
+     * final one is sent (for the replay log).
      */
-    public EventSink sink(String key, String requestId, String sessionId, CompletableFuture<Void> acked, List<String> recorded) {
+    public EventSink sink(String key, String requestId, String sessionId, CompletableFuture<Void> acked,
+                          java.util.function.Consumer<List<String>> beforeFinal) {
+        List<String> recorded = new ArrayList<>();
         int[] seq = {0};
         return event -> {
             ObjectNode n = EventJson.JSON.createObjectNode();
@@ -59,6 +62,7 @@ public final class TokenWriter {
             }
             String value = n.toString();
             recorded.add(value);
+            if (last) beforeFinal.accept(recorded);
             send(key, value, last ? acked : null);
         };
     }
@@ -108,10 +112,5 @@ public final class TokenWriter {
             if (error != null) acked.completeExceptionally(error);
             else acked.complete(null);
         });
-    }
-
-    /** Token records are written as the engine produces them; this is the list a request's sink fills. */
-    public static List<String> newRecording() {
-        return new ArrayList<>();
     }
 }

@@ -7,6 +7,12 @@ import ai.jamba.service.TestService;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.TestMethodOrder;
+import com.networknt.schema.JsonSchema;
+import com.networknt.schema.JsonSchemaFactory;
+import com.networknt.schema.SpecVersion;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -15,6 +21,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
 import java.util.stream.IntStream;
 
 import static ai.jamba.service.TestKafka.finalOf;
@@ -23,6 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The main job: prompts produced to jamba.prompts stream their tokens to jamba.tokens, on a real broker. */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class KafkaServiceTest {
     static final Duration WAIT = Duration.ofSeconds(120);
 
@@ -137,5 +145,24 @@ class KafkaServiceTest {
             kafka.send(topics.prompts(), "sess-" + i, request(ids.get(i), "sess-" + i, i % 2 == 0 ? "The meaning of" : "Q: Why", 16));
         for (String id : ids) done(id);
         assertTrue(service.maxBatchSequences() > 1, "requests ran batched (max batch " + service.maxBatchSequences() + ")");
+    }
+
+    @Test
+    @Order(Integer.MAX_VALUE)
+    void everyRecordFollowsItsSchemaInKafkaConfig() throws Exception {
+        var factory = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012);
+        JsonSchema tokenSchema = factory.getSchema(schema("token-event")), errorSchema = factory.getSchema(schema("error-record"));
+        List<JsonNode> all = tokens.matching(n -> true), errs = errors.matching(n -> true);
+        assertTrue(all.size() > 50 && !errs.isEmpty(), "the other tests wrote records to check");
+        for (JsonNode n : all) assertEquals(Set.of(), tokenSchema.validate(n), "jamba.tokens record " + n);
+        for (JsonNode n : errs) assertEquals(Set.of(), errorSchema.validate(n), "jamba.errors record " + n);
+        JsonSchema promptSchema = factory.getSchema(schema("prompt"));
+        assertEquals(Set.of(), promptSchema.validate(TestKafka.JSON.readTree(request("r", "s", "hi", 4))));
+        assertTrue(!promptSchema.validate(TestKafka.JSON.readTree("{\"request_id\":\"b\",\"prompt\":\"x\",\"prompt_ids\":[1]}")).isEmpty(),
+                "the prompt schema also says: exactly one of prompt, messages, prompt_ids");
+    }
+
+    static java.io.InputStream schema(String name) {
+        return KafkaServiceTest.class.getResourceAsStream("/kafka-config/schemas/" + name + ".schema.json");
     }
 }
