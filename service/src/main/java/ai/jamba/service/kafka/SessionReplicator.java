@@ -35,7 +35,8 @@ import java.util.concurrent.Executors;
  * limit), then a manifest (key {@code <id>}: chunk count, size, SHA-256). A session over {@code maxStateBytes}
  * travels with its token ids only, and the receiver prefills them again. An ended session gets tombstones.
  * Every instance reads the whole topic and adopts sessions it does not have as far along (a session's tokens
- * only grow); compaction keeps the newest record of each key.
+ * only grow); compaction keeps the newest record of each key. A session's tombstone ends it on every instance,
+ * and an instance that ended a session ignores the copies it published before, until its tombstone comes back.
  */
 public final class SessionReplicator implements SessionStore.Listener, Runnable {
     private static final Logger log = LoggerFactory.getLogger(SessionReplicator.class);
@@ -51,6 +52,8 @@ public final class SessionReplicator implements SessionStore.Listener, Runnable 
         t.setDaemon(true);
         return t;
     });
+    /** Sessions this instance ended whose tombstone it has not read back yet: their earlier copies are stale. */
+    private final java.util.Set<String> endedHere = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /** Chunks published per session, so its end can tombstone them all. */
     private final Map<String, Integer> published = new java.util.concurrent.ConcurrentHashMap<>();
     /** Sessions being received: manifest and chunks, in any order; the oldest assemblies are dropped past a bound. */
@@ -85,6 +88,7 @@ public final class SessionReplicator implements SessionStore.Listener, Runnable 
 
     @Override
     public void ended(String id) {
+        endedHere.add(id);
         publisher.execute(() -> {
             Integer chunks = published.remove(id);
             for (int i = 0; chunks != null && i < chunks; i++) producer.send(new ProducerRecord<>(topic, id + "/" + i, null));
@@ -139,9 +143,10 @@ public final class SessionReplicator implements SessionStore.Listener, Runnable 
         int slash = key.lastIndexOf('/');
         String id = slash < 0 ? key : key.substring(0, slash);
         if (r.value() == null) {
-            if (slash < 0) receiving.remove(id);
-            return; // an ended session: its owner deleted it, and compaction will drop the records
+            if (slash < 0) ended(id, r);
+            return;
         }
+        if (endedHere.contains(id)) return; // a copy published before this instance ended the session
         Assembly a = receiving.computeIfAbsent(id, k -> new Assembly());
         try {
             if (slash < 0) a.manifest = EventJson.JSON.readTree(r.value());
@@ -167,6 +172,13 @@ public final class SessionReplicator implements SessionStore.Listener, Runnable 
         } catch (SessionFileException | IOException e) {
             log.warn("session {}: the copy on {} cannot be used: {}", id, topic, e.getMessage());
         }
+    }
+
+    /** A tombstone: the session ended on some instance, so it ends here too. */
+    private void ended(String id, ConsumerRecord<String, byte[]> tombstone) {
+        receiving.remove(id);
+        if (endedHere.remove(id)) return; // our own: already gone here
+        if (store.delete(id)) log.info("session {}: ended elsewhere ({} offset {})", id, topic, tombstone.offset());
     }
 
     private static String sha256(byte[] bytes) {
