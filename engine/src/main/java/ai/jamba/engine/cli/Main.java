@@ -3,6 +3,7 @@ package ai.jamba.engine.cli;
 import ai.jamba.engine.checkpoint.CheckpointException;
 import ai.jamba.engine.tokenizer.TokenizerException;
 import ai.jamba.kernels.BackendUnavailableException;
+import ai.jamba.kernels.CapacityException;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -47,7 +48,7 @@ public final class Main {
             stderr.println("jamba " + command + ": " + e.getMessage());
             stderr.println(usage);
             return 2;
-        } catch (CheckpointException | TokenizerException | BackendUnavailableException | IOException e) {
+        } catch (CheckpointException | TokenizerException | BackendUnavailableException | CapacityException | IOException e) {
             stderr.println("jamba " + command + ": " + e.getMessage());
             return 1;
         }

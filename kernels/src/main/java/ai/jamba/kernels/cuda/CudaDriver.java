@@ -24,13 +24,14 @@ final class CudaDriver {
     static final int ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76;
     static final int STREAM_NON_BLOCKING = 1;
     static final int CAPTURE_MODE_THREAD_LOCAL = 1;
+    static final int FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 
     private final MethodHandle cuInit, cuDeviceGetCount, cuDeviceGet, cuDeviceGetName, cuDeviceGetAttribute,
             cuDeviceTotalMem, cuDriverGetVersion, cuDevicePrimaryCtxRetain, cuCtxSetCurrent, cuGetErrorName,
             cuGetErrorString, cuMemAlloc, cuMemFree, cuMemGetInfo, cuMemAllocHost, cuMemFreeHost, cuMemcpyHtoD,
             cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemcpyDtoDAsync, cuMemsetD8Async, cuStreamCreate,
-            cuStreamSynchronize, cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime, cuModuleLoadData,
-            cuModuleGetFunction, cuLaunchKernel, cuStreamBeginCapture, cuStreamEndCapture,
+            cuStreamSynchronize, cuEventCreate, cuEventDestroy, cuEventRecord, cuEventSynchronize, cuEventElapsedTime,
+            cuModuleLoadData, cuModuleGetFunction, cuFuncSetAttribute, cuLaunchKernel, cuStreamBeginCapture, cuStreamEndCapture,
             cuGraphInstantiate, cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy;
 
     private CudaDriver(SymbolLookup lib) {
@@ -58,11 +59,13 @@ final class CudaDriver {
         cuStreamCreate = fn(lib, "cuStreamCreate", ADDRESS, JAVA_INT);
         cuStreamSynchronize = fn(lib, "cuStreamSynchronize", JAVA_LONG);
         cuEventCreate = fn(lib, "cuEventCreate", ADDRESS, JAVA_INT);
+        cuEventDestroy = fn(lib, "cuEventDestroy_v2", JAVA_LONG);
         cuEventRecord = fn(lib, "cuEventRecord", JAVA_LONG, JAVA_LONG);
         cuEventSynchronize = fn(lib, "cuEventSynchronize", JAVA_LONG);
         cuEventElapsedTime = fn(lib, "cuEventElapsedTime_v2", ADDRESS, JAVA_LONG, JAVA_LONG);
         cuModuleLoadData = fn(lib, "cuModuleLoadData", ADDRESS, ADDRESS);
         cuModuleGetFunction = fn(lib, "cuModuleGetFunction", ADDRESS, JAVA_LONG, ADDRESS);
+        cuFuncSetAttribute = fn(lib, "cuFuncSetAttribute", JAVA_LONG, JAVA_INT, JAVA_INT);
         cuLaunchKernel = fn(lib, "cuLaunchKernel", JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS);
         cuStreamBeginCapture = fn(lib, "cuStreamBeginCapture_v2", JAVA_LONG, JAVA_INT);
@@ -272,6 +275,10 @@ final class CudaDriver {
         }
     }
 
+    void eventDestroy(long event) {
+        check("cuEventDestroy", () -> (int) cuEventDestroy.invokeExact(event));
+    }
+
     void eventRecord(long event, long stream) {
         check("cuEventRecord", () -> (int) cuEventRecord.invokeExact(event, stream));
     }
@@ -305,6 +312,12 @@ final class CudaDriver {
             check("cuModuleGetFunction(" + name + ")", () -> (int) cuModuleGetFunction.invokeExact(f, module, n));
             return f.get(JAVA_LONG, 0);
         }
+    }
+
+    /** Lets a kernel use more than the default 48 KB of dynamic shared memory. */
+    void allowDynamicShared(long function, int bytes, String name) {
+        check("cuFuncSetAttribute(" + name + ", max dynamic shared memory " + bytes + ")",
+                () -> (int) cuFuncSetAttribute.invokeExact(function, FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes));
     }
 
     /** Queues a kernel; {@code params} holds a pointer to each argument's value, as cuLaunchKernel wants. */

@@ -1,0 +1,253 @@
+// Products of bf16 or int8 weights with float32 activations on the tensor cores, for up to 64 token rows (decode,
+// short prefill chunks, the device-routed experts): out[j, f] = Σ_k x[j, k] · w[f, k] (· scale[f]) (+ bias[f]).
+//
+// Numerics. x is split into two bf16 parts, x = hi + lo (16 significant bits), the same split the cuBLAS path of
+// larger products uses (split_pair, common.cuh); int8 weights are exact in bf16. Every product w·hi and w·lo is
+// exact in float32, accumulated by mma.sync m16n8k16 in float32. Each output element is one accumulation chain:
+// k in chunks of 32 from the start of its k-slice, each chunk as two mma steps, hi then lo. Nothing in that chain
+// depends on how many rows the product has, so a row computes to the same bits whatever else is in the batch.
+// Slices: a product with few output features splits K into S slices (S depends on the weight's shape only) whose
+// chains are summed in slice order; then the row scale, then the bias.
+//
+// Work split: a warp owns 16 output features (the mma's M) and one k-slice; token rows are the mma's N, 8 per
+// n-tile, NT n-tiles (NT = 1, 2, 4, 8). Weights stream from memory straight into mma fragments, each read once.
+// Lane (g, t) = (lane / 4, lane % 4) reads 16 bytes of bf16 (8 of int8) of feature rows g and g + 8 at
+// k = chunk + 8t .. 8t + 7, and the same 8 columns of token row g: the mma's k order is a permutation of memory
+// order (step s, slots 2t, 2t+1 <- k 8t + 4s + {0, 1}; slots 2t + 8, 2t + 9 <- k 8t + 4s + {2, 3}), which a dot
+// product does not see.
+#include "common.cuh"
+
+#define WARPS 8            // per block: S slices x (WARPS / S) groups of 16 features
+#define CHUNK 32           // k per chunk: two mma steps
+#define MAX_S 8
+
+__device__ __forceinline__ void mma_bf16(float* d, u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// Four int8 (one word) as two words of bf16 pairs, exactly: 2^23 + 128 + q as a float, minus 2^23 + 128, keeps
+// its upper 16 bits (small integers are exact in bf16).
+__device__ __forceinline__ void i8x4_to_bf16(u32 v, u32& lo, u32& hi) {
+    u32 x = v ^ 0x80808080u;
+    float f0 = __uint_as_float(__byte_perm(x, 0x4B000000u, 0x7540)) - 8388736.0f;
+    float f1 = __uint_as_float(__byte_perm(x, 0x4B000000u, 0x7541)) - 8388736.0f;
+    float f2 = __uint_as_float(__byte_perm(x, 0x4B000000u, 0x7542)) - 8388736.0f;
+    float f3 = __uint_as_float(__byte_perm(x, 0x4B000000u, 0x7543)) - 8388736.0f;
+    lo = __byte_perm(__float_as_uint(f0), __float_as_uint(f1), 0x7632);
+    hi = __byte_perm(__float_as_uint(f2), __float_as_uint(f3), 0x7632);
+}
+
+// 8 weights of a row at [k, k + 8) as four words of bf16 pairs; zeros past K or for a row past N.
+// vec: rows are aligned for one 16-byte (bf16) or 8-byte (int8) load and K is a multiple of 8.
+template <int WT>
+__device__ __forceinline__ uint4 load_w(const void* row, long long k, int K, bool ok, bool vec) {
+    uint4 r = make_uint4(0u, 0u, 0u, 0u);
+    if (!ok || k >= K) return r;
+    if (WT == DT_BF16) {
+        const u16* p = (const u16*)row + k;
+        if (vec) return __ldg((const uint4*)p);
+        u32 h[8];
+#pragma unroll
+        for (int i = 0; i < 8; i++) h[i] = k + i < K ? p[i] : 0u;
+        return make_uint4(h[0] | h[1] << 16, h[2] | h[3] << 16, h[4] | h[5] << 16, h[6] | h[7] << 16);
+    } else {
+        const signed char* p = (const signed char*)row + k;
+        uint2 q;
+        if (vec) {
+            q = __ldg((const uint2*)p);
+        } else {
+            u32 b[8];
+#pragma unroll
+            for (int i = 0; i < 8; i++) b[i] = k + i < K ? (u32)(unsigned char)p[i] : 0u;
+            q = make_uint2(b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24, b[4] | b[5] << 8 | b[6] << 16 | b[7] << 24);
+        }
+        i8x4_to_bf16(q.x, r.x, r.y);
+        i8x4_to_bf16(q.y, r.z, r.w);
+        return r;
+    }
+}
+
+// 8 activations of a token row at [k, k + 8), split: hi and lo as four words of bf16 pairs each.
+__device__ __forceinline__ void load_x(const float* row, long long k, int K, bool ok, bool vec, uint4& hi, uint4& lo) {
+    float v[8];
+    if (ok && k < K && vec) {
+        float4 a = *(const float4*)(row + k), b = *(const float4*)(row + k + 4);
+        v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+    } else {
+#pragma unroll
+        for (int i = 0; i < 8; i++) v[i] = ok && k + i < K ? row[k + i] : 0.0f;
+    }
+    split_pair(v[0], v[1], hi.x, lo.x);
+    split_pair(v[2], v[3], hi.y, lo.y);
+    split_pair(v[4], v[5], hi.z, lo.z);
+    split_pair(v[6], v[7], hi.w, lo.w);
+}
+
+// acc += w rows (ra, rb) · x over one chunk: step 0 then step 1, each hi then lo.
+__device__ __forceinline__ void chunk_mma(float* acc, uint4 ra, uint4 rb, uint4 hi, uint4 lo) {
+    mma_bf16(acc, ra.x, rb.x, ra.y, rb.y, hi.x, hi.y);
+    mma_bf16(acc, ra.x, rb.x, ra.y, rb.y, lo.x, lo.y);
+    mma_bf16(acc, ra.z, rb.z, ra.w, rb.w, hi.z, hi.w);
+    mma_bf16(acc, ra.z, rb.z, ra.w, rb.w, lo.z, lo.w);
+}
+
+// The epilogue of one element: the row scale, then the bias (or, GATE_UP, silu(gate) · up).
+template <bool GATE_UP>
+__device__ __forceinline__ float finish(float v1, float v2, int f, const float* scale1, const float* scale2,
+                                        const void* bias, int bias_dt) {
+    if (scale1) v1 *= scale1[f];
+    if (GATE_UP) {
+        if (scale2) v2 *= scale2[f];
+        return silu(v1) * v2;
+    }
+    if (bias) v1 += load_weight(bias, f, bias_dt);
+    return v1;
+}
+
+// One product (w1), or GATE_UP: silu(x · w1ᵀ) ⊙ (x · w2ᵀ) with S = 1.
+// Rows: without `count`, rows j < T, x row at x[(xrows ? xrows[j] : j) * ldx], out row j. With `count` (experts,
+// blockIdx.y = e): expert e's list of count[e] entries at offset[e]; entry j reads x row xrows[offset[e] + j]
+// (or offset[e] + j when xrows is null) and writes out row offset[e] + j, with expert e's weights (w + e·N·K)
+// and scales (+ e·N).
+// grid (ceil(ceil(N / 16) / (WARPS / S)), experts or 1), block 32 * WARPS.
+template <int WT, int NT, bool GATE_UP>
+__device__ __forceinline__ void product(const float* x, int ldx, const int* xrows, int T, const void* w1,
+                                        const float* scale1, const void* w2, const float* scale2, const int* count,
+                                        const int* offset, int N, int K, int S, const void* bias, int bias_dt,
+                                        float* out, int ldo, int wvec, int xvec) {
+    constexpr int AHEAD = NT >= 4 ? 2 : 4;  // chunks of weights loaded before the first is used
+    __shared__ float part[WARPS][16][NT * 8];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+    int rows = T, base = 0;
+    long long wskip = 0;
+    if (count) {
+        int e = blockIdx.y;
+        rows = count[e];
+        base = offset[e];
+        if (rows == 0) return;  // the whole block: no token chose this expert
+        wskip = (long long)e * N;
+        if (scale1) scale1 += wskip;
+        if (scale2) scale2 += wskip;
+    }
+    int groups = WARPS / S, group = warp / S, slice = warp % S;
+    int f0 = (blockIdx.x * groups + group) * 16;
+    int fa = f0 + g, fb = f0 + g + 8;
+    const int esize = WT == DT_BF16 ? 2 : 1;
+    const char* w1a = (const char*)w1 + ((wskip + fa) * K) * esize;
+    const char* w1b = (const char*)w1 + ((wskip + fb) * K) * esize;
+    const char* w2a = GATE_UP ? (const char*)w2 + ((wskip + fa) * K) * esize : nullptr;
+    const char* w2b = GATE_UP ? (const char*)w2 + ((wskip + fb) * K) * esize : nullptr;
+    bool oka = fa < N, okb = fb < N;
+
+    const float* xr[NT];
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++) {
+        int j = nt * 8 + g;
+        int src = j < rows ? (xrows ? xrows[base + j] : base + j) : 0;
+        xr[nt] = x + (long long)src * ldx;
+    }
+    int tiles = imin(NT, (rows + 7) / 8);
+
+    float acc1[NT][4], acc2[NT][4];
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) acc1[nt][i] = acc2[nt][i] = 0.0f;
+
+    int chunks = (K + CHUNK - 1) / CHUNK;
+    int c_begin = (int)((long long)chunks * slice / S), c_end = (int)((long long)chunks * (slice + 1) / S);
+    for (int c = c_begin; c < c_end; c += AHEAD) {
+        uint4 a1[AHEAD][2], a2[AHEAD][2];
+#pragma unroll
+        for (int u = 0; u < AHEAD; u++) {
+            bool live = c + u < c_end;
+            long long k = (long long)(c + u) * CHUNK + 8 * t;
+            a1[u][0] = load_w<WT>(w1a, k, K, live && oka, wvec);
+            a1[u][1] = load_w<WT>(w1b, k, K, live && okb, wvec);
+            if (GATE_UP) {
+                a2[u][0] = load_w<WT>(w2a, k, K, live && oka, wvec);
+                a2[u][1] = load_w<WT>(w2b, k, K, live && okb, wvec);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < AHEAD; u++) {
+            if (c + u >= c_end) break;
+            long long k = (long long)(c + u) * CHUNK + 8 * t;
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) {
+                if (nt >= tiles) break;
+                uint4 hi, lo;
+                load_x(xr[nt], k, K, nt * 8 + g < rows, xvec, hi, lo);
+                chunk_mma(acc1[nt], a1[u][0], a1[u][1], hi, lo);
+                if (GATE_UP) chunk_mma(acc2[nt], a2[u][0], a2[u][1], hi, lo);
+            }
+        }
+    }
+
+    // accumulator (nt, i): feature g (i < 2) or g + 8, token row nt * 8 + 2t + (i & 1)
+    if (S == 1) {
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++) {
+            if (nt >= tiles) break;
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                int f = i < 2 ? fa : fb, j = nt * 8 + 2 * t + (i & 1);
+                if (f < N && j < rows)
+                    out[(long long)(base + j) * ldo + f] = finish<GATE_UP>(acc1[nt][i], acc2[nt][i], f, scale1, scale2, bias, bias_dt);
+            }
+        }
+        return;
+    }
+    // S > 1 (never GATE_UP): the slices' chains summed in slice order
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) part[warp][g + (i < 2 ? 0 : 8)][nt * 8 + 2 * t + (i & 1)] = acc1[nt][i];
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < groups * 16 * NT * 8; idx += blockDim.x) {
+        int gr = idx / (16 * NT * 8), fl = idx / (NT * 8) % 16, j = idx % (NT * 8);
+        int f = (blockIdx.x * groups + gr) * 16 + fl;
+        if (f >= N || j >= rows) continue;
+        float v = part[gr * S][fl][j];
+        for (int s = 1; s < S; s++) v += part[gr * S + s][fl][j];
+        out[(long long)(base + j) * ldo + f] = finish<false>(v, 0.0f, f, scale1, nullptr, bias, bias_dt);
+    }
+}
+
+#define PRODUCT_KERNEL(NAME, WT, NT)                                                                               \
+    extern "C" __global__ void __launch_bounds__(32 * WARPS)                                                     \
+    NAME(const float* x, int ldx, const int* xrows, int T, const void* w, const float* scale, const int* count,   \
+         const int* offset, int N, int K, int S, const void* bias, int bias_dt, float* out, int ldo, int wvec,     \
+         int xvec) {                                                                                             \
+        product<WT, NT, false>(x, ldx, xrows, T, w, scale, nullptr, nullptr, count, offset, N, K, S, bias, bias_dt, \
+                               out, ldo, wvec, xvec);                                                            \
+    }
+
+#define GATE_UP_KERNEL(NAME, WT, NT)                                                                               \
+    extern "C" __global__ void __launch_bounds__(32 * WARPS)                                                     \
+    NAME(const float* x, int ldx, const int* xrows, int T, const void* gate, const float* gate_scale,             \
+         const void* up, const float* up_scale, const int* count, const int* offset, int N, int K, float* out,     \
+         int ldo, int wvec, int xvec) {                                                                          \
+        product<WT, NT, true>(x, ldx, xrows, T, gate, gate_scale, up, up_scale, count, offset, N, K, 1, nullptr, 0, \
+                              out, ldo, wvec, xvec);                                                             \
+    }
+
+// Named by weight type and n-tiles: the host picks NT = 1, 2, 4 or 8 (rows up to 8, 16, 32, 64).
+PRODUCT_KERNEL(mma_bf16_1, DT_BF16, 1)
+PRODUCT_KERNEL(mma_bf16_2, DT_BF16, 2)
+PRODUCT_KERNEL(mma_bf16_4, DT_BF16, 4)
+PRODUCT_KERNEL(mma_bf16_8, DT_BF16, 8)
+PRODUCT_KERNEL(mma_i8_1, DT_I8, 1)
+PRODUCT_KERNEL(mma_i8_2, DT_I8, 2)
+PRODUCT_KERNEL(mma_i8_4, DT_I8, 4)
+PRODUCT_KERNEL(mma_i8_8, DT_I8, 8)
+GATE_UP_KERNEL(gate_up_bf16_1, DT_BF16, 1)
+GATE_UP_KERNEL(gate_up_bf16_2, DT_BF16, 2)
+GATE_UP_KERNEL(gate_up_bf16_4, DT_BF16, 4)
+GATE_UP_KERNEL(gate_up_bf16_8, DT_BF16, 8)
+GATE_UP_KERNEL(gate_up_i8_1, DT_I8, 1)
+GATE_UP_KERNEL(gate_up_i8_2, DT_I8, 2)
+GATE_UP_KERNEL(gate_up_i8_4, DT_I8, 4)
+GATE_UP_KERNEL(gate_up_i8_8, DT_I8, 8)
