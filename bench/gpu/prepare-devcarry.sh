@@ -17,7 +17,7 @@ mvn -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-stan
 cp bench/gpu/gpu-suite.sh bench/gpu/gpu-bench.sh bench/gpu/gpu-full.sh "$DEST/"
 # the demo's validation documents as token ids, for the GPU suite's perplexity test (the tokenizer jar stays here)
 "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Djamba.root="$PWD" \
-  -cp "engine/target/test-classes:$(ls target/lib/*.jar | tr '\n' ':')" ai.jamba.engine.eval.TokenizedDocuments "$DEST/valid-ids.txt"
+  -cp "engine/target/test-classes:$DEST/junit-platform-console-standalone-1.13.4.jar:$(ls target/lib/*.jar | tr '\n' ':')" ai.jamba.engine.eval.TokenizedDocuments "$DEST/valid-ids.txt"
 cp ../shared/bench/bench_hf.py "$DEST/" 2>/dev/null || cp /work/shared/bench/bench_hf.py "$DEST/"
 # jdk.zipfs: the JUnit console scans test jars as file systems; java.xml: its reports
 [ -f "$DEST/jre25.tar.xz" ] || JRE_MODULES=java.base,jdk.incubator.vector,java.logging,java.management,jdk.unsupported,java.xml,jdk.zipfs \

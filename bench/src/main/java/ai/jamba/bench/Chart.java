@@ -25,6 +25,7 @@ final class Chart {
     static final Color OURS = new Color(0x1f77b4), PEER = new Color(0xd62728), FLOOR = new Color(0x555555), OTHER = new Color(0x2ca02c);
 
     private final String title, xLabel, yLabel;
+    private String subtitle = "";
     private final boolean logX, logY;
     private final List<Series> series = new ArrayList<>();
     private String[] groups;
@@ -35,6 +36,12 @@ final class Chart {
         this.yLabel = yLabel;
         this.logX = logX;
         this.logY = logY;
+    }
+
+    /** A second line under the title (the GPU, the date). */
+    Chart subtitle(String text) {
+        subtitle = text;
+        return this;
     }
 
     Chart add(Series s) {
@@ -62,8 +69,9 @@ final class Chart {
 
         g.setColor(Color.BLACK);
         g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 17));
-        g.drawString(title, LEFT, 32);
+        g.drawString(title, LEFT, 26);
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 13));
+        g.drawString(subtitle, LEFT, 46);
         g.drawRect(LEFT, TOP, pw, ph);
         for (double t : ticks(yr, logY)) {
             int y = (int) Math.round(py.apply(t));

@@ -119,6 +119,7 @@ public final class FullModelBench {
                         ctx, ms, 1e3 / ms, bytes / 1e9, bytes / bandwidth * 1e3, 100 * bytes / bandwidth / (ms / 1e3));
                 byContext.addObject().put("context", ctx).put("ms", ms).put("tok_s", 1e3 / ms).put("bytes", bytes).put("floor_ms", bytes / bandwidth * 1e3);
             }
+            GpuBench.printBreakdown(cuda.kernelTimes(one::step), "batch 1 at " + pool.cachedTokens(slot) + " context", out.putArray("breakdown"));
             pool.release(slot);
         }
 

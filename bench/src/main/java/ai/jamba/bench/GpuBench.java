@@ -122,14 +122,7 @@ public final class GpuBench {
                     System.out.println(p);
                     table.add(p);
                     row.put("ms_without_graphs", plain);
-                    List<CudaBackend.KernelShare> shares = cuda.kernelTimes(d::step);
-                    ArrayNode kernels = breakdown.putArray("batch" + batch);
-                    double total = shares.stream().mapToDouble(CudaBackend.KernelShare::millis).sum();
-                    System.out.printf("one decode step at batch %d, kernel by kernel (events around each launch, %.2f ms in all):%n", batch, total);
-                    for (CudaBackend.KernelShare s : shares) {
-                        System.out.printf("  %-28s %4d launches %8.3f ms %5.1f%%%n", s.kernel(), s.launches(), s.millis(), 100 * s.millis() / total);
-                        kernels.addObject().put("kernel", s.kernel()).put("launches", s.launches()).put("ms", s.millis());
-                    }
+                    printBreakdown(cuda.kernelTimes(d::step), "batch " + batch, breakdown.putArray("batch" + batch));
                 }
             }
         }
@@ -138,6 +131,16 @@ public final class GpuBench {
         table.forEach(System.out::println);
         model.close();
         return out;
+    }
+
+    /** Prints where one step's device time went, kernel by kernel, and adds the rows to {@code json}. */
+    static void printBreakdown(List<CudaBackend.KernelShare> shares, String what, ArrayNode json) {
+        double total = shares.stream().mapToDouble(CudaBackend.KernelShare::millis).sum();
+        System.out.printf("one decode step at %s, kernel by kernel (events around each launch, %.2f ms in all):%n", what, total);
+        for (CudaBackend.KernelShare s : shares) {
+            System.out.printf("  %-28s %4d launches %8.3f ms %5.1f%%%n", s.kernel(), s.launches(), s.millis(), 100 * s.millis() / total);
+            json.addObject().put("kernel", s.kernel()).put("launches", s.launches()).put("ms", s.millis());
+        }
     }
 
     /** Sequences decoded greedily together, one token each a step, sampling on the device. */

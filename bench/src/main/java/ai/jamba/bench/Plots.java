@@ -36,8 +36,8 @@ public final class Plots {
                 ours[i] = r.get("tok_s").asDouble();
                 floor[i] = 1e3 / r.get("floor_ms").asDouble();
             }
-            new Chart("Jamba-1.5-Mini shape, int8 experts, batch 1: decode speed vs context (" + gpu + ")",
-                    "context length (tokens)", "decode tokens/s", true, false)
+            new Chart("Jamba-1.5-Mini shape, int8 experts, batch 1: decode speed vs context",
+                    "context length (tokens)", "decode tokens/s", true, false).subtitle(gpu + ", K/V bf16, random weights")
                     .add(new Chart.Series("this engine", Chart.OURS, ctx, ours, false))
                     .add(new Chart.Series("bandwidth roofline", Chart.FLOOR, ctx, floor, true))
                     .write(dir.resolve("decode-vs-context.png"));
@@ -60,8 +60,8 @@ public final class Plots {
             }
             double[] hb = {1, 8}, hfTok = {1e3 / (4 * hf.get("decode_b1_ms_per_step").asDouble()),
                     8e3 / (4 * hf.get("decode_b8_ms_per_step").asDouble())};
-            new Chart("Aggregate decode throughput vs batch size, 1K context (" + gpu + ")", "sequences decoded together",
-                    "tokens/s (all sequences)", true, true)
+            new Chart("Aggregate decode throughput vs batch size, 1K context", "sequences decoded together",
+                    "tokens/s (all sequences)", true, true).subtitle(gpu + "; a full model is 4 blocks, so block rates are divided by 4")
                     .add(new Chart.Series("full model, int8 experts", Chart.OURS, b, ours, false))
                     .add(new Chart.Series("full model roofline", Chart.FLOOR, b, floor, true))
                     .add(new Chart.Series("bf16 block / 4", Chart.OTHER, bb, blockOurs, false))
@@ -84,8 +84,8 @@ public final class Plots {
         for (JsonNode r : block.get("prefill")) if (r.get("tokens").asInt() == 1024) pre = r.get("tok_s").asDouble();
         double hfPre = 1024 / hf.get("prefill_1024_s").asDouble();
         double hf1 = 1e3 / hf.get("decode_b1_ms_per_step").asDouble(), hf8 = 8e3 / hf.get("decode_b8_ms_per_step").asDouble();
-        new Chart("One Jamba-1.5-Mini block (8 layers, bf16): ours vs transformers vs roofline (" + gpu + ")", "",
-                "tokens/s (log scale)", false, true)
+        new Chart("One Jamba-1.5-Mini block (8 layers, bf16): ours vs transformers vs roofline", "",
+                "tokens/s (log scale)", false, true).subtitle(gpu + ", both measured in the same device call")
                 .bars("prefill, 1K tokens", "decode, batch 1", "decode, batch 8")
                 .add(new Chart.Series("transformers 5.17", Chart.PEER, null, new double[]{hfPre, hf1, hf8}, false))
                 .add(new Chart.Series("this engine", Chart.OURS, null, new double[]{pre, b1, b8}, false))

@@ -32,8 +32,8 @@ import java.util.function.Supplier;
 public final class CudaBackend implements Backend {
     /** Rows up to which attention runs the per-row decode kernel rather than a tiled prefill one. */
     static final int DECODE_ATTENTION_ROWS = 64;
-    /** attention.cu NSPLIT, PREFILL_Q. */
-    private static final int NSPLIT = 16, PREFILL_Q = 64;
+    /** attention.cu MAX_GROUP, PREFILL_Q, DECODE_WARPS. */
+    private static final int MAX_GROUP = 8, PREFILL_Q = 64, DECODE_WARPS = 4;
     /** Tokens up to which MoE runs its experts from device-side routing (no host round trip). */
     static final int DEVICE_ROUTED_ROWS = Products.MMA_ROWS;
     /** gemv.cu SKINNY_ROWS and KCHUNK, for the f32/f16 expert kernels. */
@@ -425,12 +425,14 @@ public final class CudaBackend implements Backend {
                 device.args().batch(db).ptr(kv.table()).i32(kv.maxBlocks()).ptr(kv.lenTable()).ptr(km.ptr).i32(km.stride)
                         .ptr(vm.ptr).i32(vm.stride).i32(width));
         if (rows <= DECODE_ATTENTION_ROWS) {
-            long partial = device.scratch("attention partials", 4L * rows * heads * NSPLIT * (headDim + 2));
-            device.launch(kernel("attention.cu", "attention_decode", defs), rows, heads, NSPLIT, 128, 0,
+            int splits = decodeSplits(kv, batch);
+            long partial = device.scratch("attention partials", 4L * rows * heads * splits * (headDim + 2));
+            if (group > MAX_GROUP) throw new IllegalArgumentException("the CUDA decode attention serves at most " + MAX_GROUP + " query heads per KV head, got " + group);
+            device.launch(kernel("attention.cu", "attention_decode", defs), rows, kvHeads, splits, 32 * DECODE_WARPS, 0,
                     device.args().batch(db).ptr(kv.table()).i32(kv.maxBlocks()).ptr(kv.lenTable()).ptr(qm.ptr).i32(qm.stride)
                             .i32(kvHeads).i32(group).f32(scale).ptr(partial));
             device.launch(kernel("attention.cu", "attention_combine", defs), rows, heads, 1, (headDim + 31) / 32 * 32, 0,
-                    device.args().ptr(partial).ptr(om.ptr).i32(om.stride));
+                    device.args().ptr(partial).i32(splits).ptr(om.ptr).i32(om.stride));
         } else {
             int[] tiles = prefillTiles(batch);
             long dTiles = device.scratch("attention tiles", 4L * tiles.length);
@@ -444,6 +446,19 @@ public final class CudaBackend implements Backend {
         device.launch(kernel("attention.cu", "kv_advance", defs), Device.blocks(batch.sequences(), 128), 1, 1, 128, 0,
                 device.args().batch(db).ptr(kv.lenTable()).i32(batch.sequences()));
         for (int i = 0; i < batch.sequences(); i++) kv.advance(batch.slots()[i], batch.rowCount()[i]);
+    }
+
+    /**
+     * Splits of the decode attention over positions: 16, more (by powers of two, up to 256) while each warp would
+     * still have at least two cache blocks of the longest sequence, so a 256K-token context fills the GPU. Powers of
+     * two keep the decode graphs few: a graph is recorded again only when a sequence crosses into the next one.
+     */
+    private static int decodeSplits(CudaKvCache kv, Batch batch) {
+        long longest = 0;
+        for (int i = 0; i < batch.sequences(); i++) longest = Math.max(longest, kv.length(batch.slots()[i]) + batch.rowCount()[i]);
+        int splits = 16;
+        while (splits < 256 && longest >= (long) splits * 2 * DECODE_WARPS * 2 * CudaKvCache.BLOCK_TOKENS) splits *= 2;
+        return splits;
     }
 
     /** (first row, rows) of each tile of up to PREFILL_Q query rows; a tile never spans two sequences. */
@@ -483,14 +498,20 @@ public final class CudaBackend implements Backend {
         long h = device.scratch("expert activations", 4L * T * k * inter);
         long y = device.scratch("expert outputs", 4L * T * k * hidden);
         products.product(xm.ptr, xm.stride, T, ex.router(), null, logits, E);
-        device.launch(kernel("moe.cu", "moe_route"), Device.blocks(T, 128), 1, 1, 128, 0,
-                device.args().ptr(logits).i32(E).i32(T).i32(E).i32(k).ptr(sel).ptr(prob));
-        device.launch(kernel("moe.cu", "moe_lists"), 1, 1, 1, (E + 31) / 32 * 32, 0,
-                device.args().ptr(sel).i32(T).i32(E).i32(k).ptr(count).ptr(offset).ptr(token).ptr(slot));
+        if (T <= DEVICE_ROUTED_ROWS) {
+            if (k > 8) throw new IllegalArgumentException("the CUDA decode routing takes at most 8 experts a token, got " + k);
+            device.launch(kernel("moe.cu", "moe_route_lists"), 1, 1, 1, 256, 0,
+                    device.args().ptr(logits).i32(E).i32(T).i32(E).i32(k).ptr(sel).ptr(prob).ptr(count).ptr(offset).ptr(token).ptr(slot));
+        } else {
+            device.launch(kernel("moe.cu", "moe_route"), Device.blocks(T, 128), 1, 1, 128, 0,
+                    device.args().ptr(logits).i32(E).i32(T).i32(E).i32(k).ptr(sel).ptr(prob));
+            device.launch(kernel("moe.cu", "moe_lists"), 1, 1, 1, (E + 31) / 32 * 32, 0,
+                    device.args().ptr(sel).i32(T).i32(E).i32(k).ptr(count).ptr(offset).ptr(token).ptr(slot));
+        }
         boolean tensor = ex.dtype() == DType.BF16 || ex.dtype() == DType.I8;
         if (T <= DEVICE_ROUTED_ROWS && tensor) {
             // every expert's blocks look up their own token lists: no host round trip
-            Products.Lists l = new Products.Lists(count, offset, token, E, T * k);
+            Products.Lists l = new Products.Lists(count, offset, token, E, k);
             products.gateUp(xm.ptr, xm.stride, T, ex.gateWeight(), ex.upWeight(), l, h, inter);
             products.expertDown(h, inter, T, ex.downWeight(), l, y, hidden);
         } else if (T <= DEVICE_ROUTED_ROWS) {

@@ -31,7 +31,7 @@ final class CudaDriver {
             cuGetErrorString, cuMemAlloc, cuMemFree, cuMemGetInfo, cuMemAllocHost, cuMemFreeHost, cuMemcpyHtoD,
             cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemcpyDtoDAsync, cuMemsetD8Async, cuStreamCreate,
             cuStreamSynchronize, cuEventCreate, cuEventDestroy, cuEventRecord, cuEventSynchronize, cuEventElapsedTime,
-            cuModuleLoadData, cuModuleGetFunction, cuFuncSetAttribute, cuLaunchKernel, cuStreamBeginCapture, cuStreamEndCapture,
+            cuModuleLoadData, cuModuleGetFunction, cuFuncSetAttribute, cuLaunchKernel, cuLaunchKernelEx, cuStreamBeginCapture, cuStreamEndCapture,
             cuGraphInstantiate, cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy;
 
     private CudaDriver(SymbolLookup lib) {
@@ -68,6 +68,7 @@ final class CudaDriver {
         cuFuncSetAttribute = fn(lib, "cuFuncSetAttribute", JAVA_LONG, JAVA_INT, JAVA_INT);
         cuLaunchKernel = fn(lib, "cuLaunchKernel", JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS);
+        cuLaunchKernelEx = fn(lib, "cuLaunchKernelEx", ADDRESS, JAVA_LONG, ADDRESS, ADDRESS);
         cuStreamBeginCapture = fn(lib, "cuStreamBeginCapture_v2", JAVA_LONG, JAVA_INT);
         cuStreamEndCapture = fn(lib, "cuStreamEndCapture", JAVA_LONG, ADDRESS);
         cuGraphInstantiate = fn(lib, "cuGraphInstantiateWithFlags", ADDRESS, JAVA_LONG, JAVA_LONG);
@@ -328,6 +329,35 @@ final class CudaDriver {
         if (r != 0)
             throw new CudaException("cuLaunchKernel(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block " + bx + "x" + by + "x" + bz
                     + ", " + sharedBytes + " B shared): " + errorText(r));
+    }
+
+    /** CUlaunchConfig (56 bytes) with one CUlaunchAttribute (72 bytes) after it, reused launch after launch. */
+    private final MemorySegment launchConfig = Arena.global().allocate(56 + 72, 8);
+    private static final int ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+
+    /**
+     * Queues a kernel that may start before the kernel ahead of it on the stream has finished (programmatic
+     * dependent launch): it must execute griddepcontrol.wait before reading anything that kernel wrote.
+     */
+    void launchEarly(long function, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes, long stream,
+                     MemorySegment params, String name) {
+        MemorySegment c = launchConfig;
+        c.set(JAVA_INT, 0, gx);
+        c.set(JAVA_INT, 4, gy);
+        c.set(JAVA_INT, 8, gz);
+        c.set(JAVA_INT, 12, bx);
+        c.set(JAVA_INT, 16, by);
+        c.set(JAVA_INT, 20, bz);
+        c.set(JAVA_INT, 24, sharedBytes);
+        c.set(JAVA_LONG, 32, stream);
+        c.set(ADDRESS, 40, c.asSlice(56));
+        c.set(JAVA_INT, 48, 1);
+        c.set(JAVA_INT, 56, ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
+        c.set(JAVA_INT, 64, 1);  // programmaticStreamSerializationAllowed
+        int r = raw(() -> (int) cuLaunchKernelEx.invokeExact(c, function, params, MemorySegment.NULL));
+        if (r != 0)
+            throw new CudaException("cuLaunchKernelEx(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block " + bx + "x" + by + "x" + bz
+                    + ", " + sharedBytes + " B shared, programmatic dependent launch): " + errorText(r));
     }
 
     // ---- graphs (capture of the decode step: GPU speed, issue 5) --------------------------------------------

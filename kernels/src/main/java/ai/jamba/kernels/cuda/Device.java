@@ -211,16 +211,29 @@ final class Device implements AutoCloseable {
     }
 
     void launch(KernelCompiler.Kernel k, int gx, int gy, int gz, int block, int sharedBytes, KernelArgs a) {
+        launch(k, gx, gy, gz, block, sharedBytes, a, false);
+    }
+
+    /**
+     * A launch; {@code early}: the kernel may start while the one before it still runs (it waits, in the kernel,
+     * before reading what that one wrote: mma.cu), so its blocks are resident and its first weights on the way
+     * when the previous kernel ends. -Djamba.cuda.pdl=false launches every kernel plainly.
+     */
+    void launch(KernelCompiler.Kernel k, int gx, int gy, int gz, int block, int sharedBytes, KernelArgs a, boolean early) {
         if (gx == 0 || gy == 0 || gz == 0) return;
         if (sharedBytes > DEFAULT_SHARED && largeShared.getOrDefault(k.function(), DEFAULT_SHARED) < sharedBytes) {
             driver.allowDynamicShared(k.function(), sharedBytes, k.name());
             largeShared.put(k.function(), sharedBytes);
         }
-        if (graphs.hold(k, gx, gy, gz, block, sharedBytes, a)) return;
+        early &= EARLY_LAUNCHES && ccMajor >= 9;
+        if (graphs.hold(k, gx, gy, gz, block, sharedBytes, early, a)) return;
         if (timer != null) timer.before(k.name());
-        driver.launch(k.function(), gx, gy, gz, block, 1, 1, sharedBytes, stream, a.pointers(), k.name());
+        if (early) driver.launchEarly(k.function(), gx, gy, gz, block, 1, 1, sharedBytes, stream, a.pointers(), k.name());
+        else driver.launch(k.function(), gx, gy, gz, block, 1, 1, sharedBytes, stream, a.pointers(), k.name());
         if (timer != null) timer.after();
     }
+
+    private static final boolean EARLY_LAUNCHES = !"false".equals(System.getProperty("jamba.cuda.pdl"));
 
     /** Runs {@code work} with each launch timed (graphs are not used meanwhile) and returns the time by kernel. */
     List<KernelTimer.Share> timeKernels(Runnable work) {

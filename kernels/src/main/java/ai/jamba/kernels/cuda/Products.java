@@ -15,7 +15,9 @@ import ai.jamba.kernels.DType;
  *     in tiles of {@link #SKINNY_ROWS} rows (activations do not fit f16's range, so no tensor-core split).</li>
  * </ul>
  *
- * Experts routed on the device run their lists through the same mma kernels ({@link Lists}).
+ * Experts routed on the device run their lists through the same mma kernels ({@link Lists}). The mma kernels are
+ * launched early ({@link Device#launch(KernelCompiler.Kernel, int, int, int, int, int, KernelArgs, boolean)}): their
+ * weights start streaming while the kernel before them finishes.
  */
 final class Products {
     /** Token rows up to which bf16 and int8 products run on mma.cu. */
@@ -24,14 +26,17 @@ final class Products {
     static final int SKINNY_ROWS = 8;
     /** gemv.cu KCHUNK: columns of x staged per pass. */
     private static final int KCHUNK = 1024;
-    /** mma.cu: warps per block, most k-slices, and the warps a product is split towards. */
-    private static final int MMA_WARPS = 8, MMA_MAX_SLICES = 8, MMA_TARGET_WARPS = 1024;
+    /**
+     * mma.cu: warps per block, most k-slices, and the most warps slicing may make: about what the GPU runs at once
+     * (132 SMs x 16 warps on an H100), so a product is one wave in which every warp streams its own weights.
+     */
+    private static final int MMA_WARPS = 8, MMA_MAX_SLICES = 8, MMA_TARGET_WARPS = 2048;
 
     /**
-     * Per-expert token lists on the device (moe_lists): count[e] entries at offset[e]; the x row of entry i is
-     * token[i]; {@code entries} in all (tokens · top-k).
+     * Per-expert token lists on the device (moe.cu): count[e] entries at offset[e]; the x row of entry i is
+     * token[i]; each token in {@code topK} lists.
      */
-    record Lists(long count, long offset, long token, int experts, int entries) {}
+    record Lists(long count, long offset, long token, int experts, int topK) {}
 
     private final Device device;
 
@@ -70,31 +75,27 @@ final class Products {
     void gateUp(long x, int ldx, int T, CudaWeight gate, CudaWeight up, Lists lists, long h, int ldh) {
         int I = gate.rows(), K = gate.cols();
         boolean tensor = gate.dtype() == DType.BF16 || gate.dtype() == DType.I8;
-        if (tensor && T <= MMA_ROWS && up.dtype() == gate.dtype() && slices(2 * I, K) == 1) {
-            int nt = tiles(T);
-            device.launch(kernel("mma.cu", "gate_up_" + tag(gate.dtype()) + "_" + nt), Device.blocks(I, 16 * MMA_WARPS),
-                    lists == null ? 1 : lists.experts, 1, 32 * MMA_WARPS, 0,
+        if (tensor && T <= MMA_ROWS && up.dtype() == gate.dtype()) {
+            // a warp per (weight, slice) of 16 features: as many warps as a product of 2·I features
+            int nt = tiles(T), s = Math.min(slices(2 * I, K, lists), MMA_MAX_SLICES / 2);
+            device.launch(kernel("mma.cu", "gate_up_" + tag(gate.dtype()) + "_" + nt), Device.blocks(Device.blocks(I, 16), MMA_WARPS / (2 * s)),
+                    lists == null ? 1 : lists.experts, 1, 32 * MMA_WARPS, partBytes(nt),
                     device.args().ptr(x).i32(ldx).ptr(lists == null ? 0 : lists.token).i32(T).ptr(gate.ptr()).ptr(gate.scales())
                             .ptr(up.ptr()).ptr(up.scales()).ptr(lists == null ? 0 : lists.count).ptr(lists == null ? 0 : lists.offset)
-                            .i32(I).i32(K).ptr(h).i32(ldh).i32(wvec(gate) & wvec(up)).i32(xvec(x, ldx, K)));
+                            .i32(I).i32(K).i32(s).ptr(h).i32(ldh).i32(wvec(gate) & wvec(up)).i32(xvec(x, ldx, K)), true);
             return;
         }
-        int rows = lists == null ? T : lists.entries;
-        long hu = device.scratch("up activations", 4L * rows * I);
-        if (lists != null) {
-            if (!tensor) throw new IllegalStateException("experts of " + gate.dtype() + " are routed by the gemv.cu expert kernels");
-            mma(x, ldx, lists.token, T, gate, null, lists, h, ldh);
-            mma(x, ldx, lists.token, T, up, null, lists, hu, I);
-        } else if (!tensor && T <= SKINNY_ROWS && up.dtype() == gate.dtype()) {
+        if (lists != null) throw new IllegalStateException("experts of " + gate.dtype() + " are routed by the gemv.cu expert kernels");
+        if (!tensor && T <= SKINNY_ROWS && up.dtype() == gate.dtype()) {
             device.launch(kernel("gemv.cu", "gemv_gate_up"), Device.blocks(I, 8), 1, 1, 256, 4 * T * KCHUNK,
                     device.args().ptr(x).i32(ldx).ptr(gate.ptr()).ptr(up.ptr()).i32(gate.code()).ptr(h).i32(ldh)
                             .i32(T).i32(I).i32(K).i32(vec(gate.ptr(), gate.dtype(), K) & vec(up.ptr(), up.dtype(), K)));
             return;
-        } else {
-            product(x, ldx, T, gate, null, h, ldh);
-            product(x, ldx, T, up, null, hu, I);
         }
-        siluMul(h, ldh, hu, I, rows, I);
+        long hu = device.scratch("up activations", 4L * T * I);
+        product(x, ldx, T, gate, null, h, ldh);
+        product(x, ldx, T, up, null, hu, I);
+        siluMul(h, ldh, hu, I, T, I);
     }
 
     /** y[entry] = down_e · h[entry] for every entry of each expert's list (h and y rows are list entries). */
@@ -110,14 +111,22 @@ final class Products {
     // ---- the paths ----------------------------------------------------------------------------------------------
 
     /**
-     * k-slices of a product on mma.cu: a function of the weight's shape only (never of the rows), so a row's
-     * chains and their sum are the same in every batch. Products with few output features split K until about
-     * {@link #MMA_TARGET_WARPS} warps share the weight, keeping each slice at least 16 chunks of 32.
+     * k-slices of a product on mma.cu: a function of the weight's shape (and whether it is an expert's) only, never of
+     * the rows, so a row's chains and their sum are the same in every batch. Products with few output features
+     * split K while that keeps them within {@link #MMA_TARGET_WARPS} warps (more warps, more weight bytes in
+     * flight), each slice at least 16 chunks of 32. Experts routed on the device share that budget among the
+     * top-k experts a token runs.
      */
-    static int slices(int N, int K) {
+    static int slices(int N, int K, Lists lists) {
+        int target = lists == null ? MMA_TARGET_WARPS : MMA_TARGET_WARPS / Math.max(1, lists.topK());
         int groups = (N + 15) / 16, chunks = (K + 31) / 32, s = 1;
-        while (s < MMA_MAX_SLICES && (long) groups * s < MMA_TARGET_WARPS && chunks >= 32 * s) s *= 2;
+        while (s < MMA_MAX_SLICES && (long) groups * s * 2 <= target && chunks >= 32 * s) s *= 2;
         return s;
+    }
+
+    /** Shared memory where a block's warps meet (mma.cu `part`): every warp's chains. */
+    private static int partBytes(int nt) {
+        return MMA_WARPS * 16 * nt * 8 * 4;
     }
 
     /** n-tiles of 8 rows for T rows: 1, 2, 4 or 8. */
@@ -131,14 +140,14 @@ final class Products {
     }
 
     private void mma(long x, int ldx, long xrows, int T, CudaWeight w, CudaWeight bias, Lists lists, long out, int ldo) {
-        int N = w.rows(), K = w.cols(), s = slices(N, K);
+        int N = w.rows(), K = w.cols(), s = slices(N, K, lists), nt = tiles(T);
         int blocks = Device.blocks(Device.blocks(N, 16), MMA_WARPS / s);
-        device.launch(kernel("mma.cu", "mma_" + tag(w.dtype()) + "_" + tiles(T)), blocks, lists == null ? 1 : lists.experts, 1,
-                32 * MMA_WARPS, 0,
+        device.launch(kernel("mma.cu", "mma_" + tag(w.dtype()) + "_" + nt), blocks, lists == null ? 1 : lists.experts, 1,
+                32 * MMA_WARPS, s > 1 ? partBytes(nt) : 0,
                 device.args().ptr(x).i32(ldx).ptr(xrows).i32(T).ptr(w.ptr()).ptr(w.scales())
                         .ptr(lists == null ? 0 : lists.count).ptr(lists == null ? 0 : lists.offset).i32(N).i32(K).i32(s)
                         .ptr(bias == null ? 0 : bias.ptr()).i32(bias == null ? 0 : bias.code()).ptr(out).i32(ldo)
-                        .i32(wvec(w)).i32(xvec(x, ldx, K)));
+                        .i32(wvec(w)).i32(xvec(x, ldx, K)), true);
     }
 
     /** Prefill with bf16 or int8 weights: W·hi + W·lo through cuBLAS in float32 accumulation. */

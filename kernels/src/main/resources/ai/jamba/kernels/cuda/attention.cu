@@ -46,6 +46,7 @@ extern "C" __global__ void kv_append(BatchDesc batch, const u64* blocks, int max
 
 // len[slot] += rows of the step. One thread per sequence.
 extern "C" __global__ void kv_advance(BatchDesc batch, int* len, int sequences) {
+    pdl_trigger();
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < sequences) len[batch.seq_slot[i]] += batch.seq_count[i];
 }
@@ -73,95 +74,166 @@ extern "C" __global__ void kv_import(const u64* blocks, int max_blocks, int slot
 }
 
 // ---- decode: a few query rows, each over all its positions ------------------------------------------------------
-// Splits of the decode kernel over the positions (chunks of one block, dealt round-robin).
-#define NSPLIT 16
+// Warps of a decode block; query heads one KV head serves, at most. The splits over the positions are the grid's
+// z (the host picks more for longer contexts, so a long one still fills the GPU).
 #define DECODE_WARPS 4
-// Dims of one head per lane in the decode kernel.
+#define MAX_GROUP 8
+// Dims of one head per lane when lanes run over dims.
 #define DPL ((HEAD_DIM + 31) / 32)
 
-// One block per (query row, head, split); its warps take positions one at a time (lanes over the head's dims)
-// with a running softmax, then merge into one partial (max, sum, acc[HEAD_DIM]) per split.
-// partial: [rows][heads][NSPLIT][HEAD_DIM + 2]. grid (rows, heads, NSPLIT), block 32 * DECODE_WARPS.
-extern "C" __global__ void attention_decode(BatchDesc batch, const u64* blocks, int max_blocks, const int* len,
-                                            const float* q, int ldq, int kv_heads, int group, float scale,
-                                            float* partial) {
-    __shared__ float s_m[DECODE_WARPS], s_l[DECODE_WARPS], s_acc[DECODE_WARPS][HEAD_DIM];
-    int r = blockIdx.x, head = blockIdx.y, split = blockIdx.z;
+// 8 cached elements at p (16-byte aligned: head_dim a multiple of 8) as floats.
+__device__ __forceinline__ void kv_load8(const kv_t* p, float* f) {
+#if KV_BF16
+    uint4 q = *(const uint4*)p;
+    u32 w[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        f[2 * i] = __uint_as_float(w[i] << 16);
+        f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+    }
+#else
+    float4 a = *(const float4*)p, b = *(const float4*)(p + 4);
+    f[0] = a.x; f[1] = a.y; f[2] = a.z; f[3] = a.w; f[4] = b.x; f[5] = b.y; f[6] = b.z; f[7] = b.w;
+#endif
+}
+
+// One block per (query row, KV head, split) serves the `group` query heads that share the KV head, so each cached
+// key and value is read once. Cache blocks (64 positions) are dealt round-robin to splits × DECODE_WARPS workers
+// (warps); a warp scores 32 positions at a time, a lane each, with the scaled queries in shared memory, keeps a
+// running softmax per head, then adds the 32 values with lanes over dims. The warps merge into one partial
+// (max, sum, acc[HEAD_DIM]) per (row, head, split). partial: [rows][heads][splits][HEAD_DIM + 2].
+// grid (rows, kv_heads, splits), block 32 * DECODE_WARPS; group ≤ MAX_GROUP.
+extern "C" __global__ void __launch_bounds__(32 * DECODE_WARPS)
+attention_decode(BatchDesc batch, const u64* blocks, int max_blocks, const int* len, const float* q, int ldq,
+                 int kv_heads, int group, float scale, float* partial) {
+    __shared__ float qs[MAX_GROUP][HEAD_DIM];
+    __shared__ float s_m[DECODE_WARPS][MAX_GROUP], s_l[DECODE_WARPS][MAX_GROUP], s_acc[DECODE_WARPS][MAX_GROUP][HEAD_DIM];
+    int r = blockIdx.x, kvh = blockIdx.y, split = blockIdx.z, splits = gridDim.z;
     int seq = batch.row_seq[r], slot = batch.seq_slot[seq];
     int positions = len[slot] + r - batch.seq_start[seq] + 1;
-    int width = kv_heads * HEAD_DIM, kvh = head / group;
+    int width = kv_heads * HEAD_DIM;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    float qd[DPL];
+    for (int i = threadIdx.x; i < group * HEAD_DIM; i += blockDim.x)
+        qs[i / HEAD_DIM][i % HEAD_DIM] = q[(long long)r * ldq + (kvh * group + i / HEAD_DIM) * HEAD_DIM + i % HEAD_DIM] * scale;
+    __syncthreads();
+
+    float m[MAX_GROUP], l[MAX_GROUP], acc[MAX_GROUP][DPL];
 #pragma unroll
-    for (int i = 0; i < DPL; i++) {
-        int d = lane + 32 * i;
-        qd[i] = d < HEAD_DIM ? q[(long long)r * ldq + head * HEAD_DIM + d] : 0.0f;
+    for (int h = 0; h < MAX_GROUP; h++) {
+        m[h] = -INFINITY;
+        l[h] = 0.0f;
+#pragma unroll
+        for (int i = 0; i < DPL; i++) acc[h][i] = 0.0f;
     }
-    float m = -INFINITY, l = 0.0f, acc[DPL];
-#pragma unroll
-    for (int i = 0; i < DPL; i++) acc[i] = 0.0f;
-    for (int c0 = split * BLOCK_TOKENS; c0 < positions; c0 += NSPLIT * BLOCK_TOKENS) {
-        int c1 = imin(positions, c0 + BLOCK_TOKENS);
+    int worker = split * DECODE_WARPS + warp, workers = splits * DECODE_WARPS;
+    for (int c0 = worker * BLOCK_TOKENS; c0 < positions; c0 += workers * BLOCK_TOKENS) {
         const kv_t* keys = kv_row(blocks, max_blocks, slot, c0, width) + kvh * HEAD_DIM;
         const kv_t* values = keys + BLOCK_TOKENS * width;
-        for (int p = c0 + warp; p < c1; p += DECODE_WARPS) {
-            const kv_t* kr = keys + (long long)(p - c0) * width;
-            float s = 0.0f;
+        for (int b0 = 0; b0 < BLOCK_TOKENS && c0 + b0 < positions; b0 += 32) {
+            bool live = c0 + b0 + lane < positions;
+            float s[MAX_GROUP];
 #pragma unroll
-            for (int i = 0; i < DPL; i++) {
-                int d = lane + 32 * i;
-                if (d < HEAD_DIM) s = fmaf(qd[i], kv_load(kr + d), s);
-            }
-            s = warp_sum(s) * scale;
-            float m_new = fmaxf(m, s), rescale = expf(m - m_new), e = expf(s - m_new);
-            const kv_t* vr = values + (long long)(p - c0) * width;
-            l = l * rescale + e;
+            for (int h = 0; h < MAX_GROUP; h++) s[h] = 0.0f;
+            if (live) {
+                const kv_t* kr = keys + (long long)(b0 + lane) * width;
+#if HEAD_DIM % 8 == 0
+                for (int d = 0; d < HEAD_DIM; d += 8) {
+                    float k8[8];
+                    kv_load8(kr + d, k8);
 #pragma unroll
-            for (int i = 0; i < DPL; i++) {
-                int d = lane + 32 * i;
-                acc[i] = acc[i] * rescale + (d < HEAD_DIM ? e * kv_load(vr + d) : 0.0f);
+                    for (int h = 0; h < MAX_GROUP; h++) {
+                        if (h >= group) break;
+#pragma unroll
+                        for (int i = 0; i < 8; i++) s[h] = fmaf(qs[h][d + i], k8[i], s[h]);
+                    }
+                }
+#else
+                for (int d = 0; d < HEAD_DIM; d++) {
+                    float kd = kv_load(kr + d);
+#pragma unroll
+                    for (int h = 0; h < MAX_GROUP; h++) {
+                        if (h >= group) break;
+                        s[h] = fmaf(qs[h][d], kd, s[h]);
+                    }
+                }
+#endif
             }
-            m = m_new;
+            int n = imin(32, positions - c0 - b0);
+#pragma unroll
+            for (int h = 0; h < MAX_GROUP; h++) {
+                if (h >= group) break;
+                float mn = fmaxf(m[h], warp_max(live ? s[h] : -INFINITY));  // lane 0's position is live: finite
+                float alpha = expf(m[h] - mn), e = live ? expf(s[h] - mn) : 0.0f;
+                l[h] = l[h] * alpha + warp_sum(e);
+                m[h] = mn;
+#pragma unroll
+                for (int i = 0; i < DPL; i++) acc[h][i] *= alpha;
+                s[h] = e;
+            }
+            for (int j = 0; j < n; j++) {
+                const kv_t* vr = values + (long long)(b0 + j) * width;
+                float vd[DPL];
+#pragma unroll
+                for (int i = 0; i < DPL; i++) {
+                    int d = lane + 32 * i;
+                    vd[i] = d < HEAD_DIM ? kv_load(vr + d) : 0.0f;
+                }
+#pragma unroll
+                for (int h = 0; h < MAX_GROUP; h++) {
+                    if (h >= group) break;
+                    float p = __shfl_sync(0xffffffffu, s[h], j);
+#pragma unroll
+                    for (int i = 0; i < DPL; i++) acc[h][i] = fmaf(p, vd[i], acc[h][i]);
+                }
+            }
         }
     }
-    if (lane == 0) {
-        s_m[warp] = m;
-        s_l[warp] = l;
-    }
 #pragma unroll
-    for (int i = 0; i < DPL; i++) {
-        int d = lane + 32 * i;
-        if (d < HEAD_DIM) s_acc[warp][d] = acc[i];
+    for (int h = 0; h < MAX_GROUP; h++) {
+        if (h >= group) break;
+        if (lane == 0) {
+            s_m[warp][h] = m[h];
+            s_l[warp][h] = l[h];
+        }
+#pragma unroll
+        for (int i = 0; i < DPL; i++) {
+            int d = lane + 32 * i;
+            if (d < HEAD_DIM) s_acc[warp][h][d] = acc[h][i];
+        }
     }
     __syncthreads();
-    float* out = partial + (((long long)r * gridDim.y + head) * NSPLIT + split) * (HEAD_DIM + 2);
-    float mm = -INFINITY;
-    for (int w = 0; w < DECODE_WARPS; w++) mm = fmaxf(mm, s_m[w]);
-    for (int d = threadIdx.x; d < HEAD_DIM; d += blockDim.x) {
-        float a = 0.0f;
-        for (int w = 0; w < DECODE_WARPS; w++)
-            if (s_l[w] > 0.0f) a += s_acc[w][d] * expf(s_m[w] - mm);
-        out[2 + d] = a;
-    }
-    if (threadIdx.x == 0) {
-        float ll = 0.0f;
-        for (int w = 0; w < DECODE_WARPS; w++)
-            if (s_l[w] > 0.0f) ll += s_l[w] * expf(s_m[w] - mm);
-        out[0] = mm;
-        out[1] = ll;
+    int heads = kv_heads * group;
+    for (int h = 0; h < group; h++) {
+        float* out = partial + (((long long)r * heads + kvh * group + h) * splits + split) * (HEAD_DIM + 2);
+        float mm = -INFINITY;
+        for (int w = 0; w < DECODE_WARPS; w++) mm = fmaxf(mm, s_m[w][h]);
+        for (int d = threadIdx.x; d < HEAD_DIM; d += blockDim.x) {
+            float a = 0.0f;
+            for (int w = 0; w < DECODE_WARPS; w++)
+                if (s_l[w][h] > 0.0f) a += s_acc[w][h][d] * expf(s_m[w][h] - mm);
+            out[2 + d] = a;
+        }
+        if (threadIdx.x == 0) {
+            float ll = 0.0f;
+            for (int w = 0; w < DECODE_WARPS; w++)
+                if (s_l[w][h] > 0.0f) ll += s_l[w][h] * expf(s_m[w][h] - mm);
+            out[0] = mm;
+            out[1] = ll;
+        }
     }
 }
 
-// Merges the NSPLIT partials of each (row, head): out = Σ acc_i e^{m_i - m} / Σ l_i e^{m_i - m}.
+// Merges the splits' partials of each (row, head): out = Σ acc_i e^{m_i - m} / Σ l_i e^{m_i - m}.
 // grid (rows, heads), block HEAD_DIM rounded up to 32.
-extern "C" __global__ void attention_combine(const float* partial, float* out, int ldo) {
+extern "C" __global__ void attention_combine(const float* partial, int splits, float* out, int ldo) {
+    pdl_trigger();
     int r = blockIdx.x, head = blockIdx.y, d = threadIdx.x;
-    const float* p = partial + ((long long)r * gridDim.y + head) * NSPLIT * (HEAD_DIM + 2);
+    const float* p = partial + ((long long)r * gridDim.y + head) * splits * (HEAD_DIM + 2);
     float m = -INFINITY;
-    for (int i = 0; i < NSPLIT; i++)
+    for (int i = 0; i < splits; i++)
         if (p[i * (HEAD_DIM + 2) + 1] > 0.0f) m = fmaxf(m, p[i * (HEAD_DIM + 2)]);
     float l = 0.0f, a = 0.0f;
-    for (int i = 0; i < NSPLIT; i++) {
+    for (int i = 0; i < splits; i++) {
         const float* s = p + i * (HEAD_DIM + 2);
         if (s[1] > 0.0f) {
             float w = expf(s[0] - m);

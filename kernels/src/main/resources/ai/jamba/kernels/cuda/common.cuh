@@ -85,6 +85,22 @@ __device__ __forceinline__ float block_sum(float v, float* scratch) {
     return warp_sum(t);
 }
 
+// Programmatic dependent launch (Hopper): a kernel launched "early" may start while the kernel before it on the
+// stream still runs. pdl_trigger lets the next kernel's blocks start (they still wait before reading our output);
+// pdl_wait, in an early kernel, waits until the kernel before it has finished and its writes are visible. Both are
+// no-ops for kernels launched plainly, and compile to nothing before sm_90.
+__device__ __forceinline__ void pdl_trigger() {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void pdl_wait() {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 // Which rows of a step belong to which sequence (ai.jamba.kernels.Batch, on the device):
 // sequence i owns rows [seq_start[i], seq_start[i] + seq_count[i]) and state slot seq_slot[i];
 // row_seq[r] is the sequence of row r.

@@ -30,12 +30,14 @@ __device__ __forceinline__ void norm_row(float* x, const float* delta, const voi
 
 // out[t] = rmsnorm(x[t]) * w; out may be x. grid (T), block 256.
 extern "C" __global__ void rms_norm(float* x, int ldx, const void* w, int dt, float eps, float* out, int ldo, int cols) {
+    pdl_trigger();
     norm_row(x + (long long)blockIdx.x * ldx, nullptr, w, dt, eps, out + (long long)blockIdx.x * ldo, cols);
 }
 
 // residual[t] += delta[t]; out[t] = rmsnorm(residual[t]) * w. grid (T), block 256.
 extern "C" __global__ void add_rms_norm(float* residual, int ldr, const float* delta, int ldd, const void* w, int dt,
                                         float eps, float* out, int ldo, int cols) {
+    pdl_trigger();
     long long t = blockIdx.x;
     norm_row(residual + t * ldr, delta + t * ldd, w, dt, eps, out + t * ldo, cols);
 }
