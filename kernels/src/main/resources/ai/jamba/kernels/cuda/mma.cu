@@ -6,23 +6,22 @@
 // exact in float32, accumulated by mma.sync m16n8k16 in float32. Each output element is one accumulation chain:
 // k in chunks of 32 from the start of its k-slice, each chunk as two mma steps, hi then lo. Nothing in that chain
 // depends on how many rows the product has, so a row computes to the same bits whatever else is in the batch.
-// Slices: a product with few output features splits K into S slices (S depends on the weight's shape only) whose
-// chains are summed in slice order; then the row scale, then the bias.
+// Slices: a product with few output features splits K into S slices (S depends on the weight's shape, and whether
+// it is an expert's, never on the rows) whose chains are summed in slice order; then the row scale, then the bias.
 //
 // Launched early (programmatic dependent launch): a warp starts loading its first weights before the kernel ahead
 // of it has finished, and waits for it (pdl_wait) before reading x.
 //
-// Work split: a warp owns 16 output features (the mma's M) and one k-slice; token rows are the mma's N, 8 per
-// n-tile, NT n-tiles (NT = 1, 2, 4, 8). Weights stream from memory straight into mma fragments, each read once.
+// Work split: a warp owns 16 output features (the mma's M) of one weight and one k-slice; token rows are the mma's
+// N, 8 per n-tile, NT n-tiles (NT = 1, 2, 4, 8). Weights stream from memory straight into mma fragments, each read once.
 // Lane (g, t) = (lane / 4, lane % 4) reads 16 bytes of bf16 (8 of int8) of feature rows g and g + 8 at
 // k = chunk + 8t .. 8t + 7, and the same 8 columns of token row g: the mma's k order is a permutation of memory
 // order (step s, slots 2t, 2t+1 <- k 8t + 4s + {0, 1}; slots 2t + 8, 2t + 9 <- k 8t + 4s + {2, 3}), which a dot
 // product does not see.
 #include "common.cuh"
 
-#define WARPS 8            // per block: S slices x (WARPS / S) groups of 16 features
+#define WARPS 8            // per block: groups of 16 features, a warp per (weight, k-slice) of a group
 #define CHUNK 32           // k per chunk: two mma steps
-#define MAX_S 8
 
 __device__ __forceinline__ void mma_bf16(float* d, u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1) {
     asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
