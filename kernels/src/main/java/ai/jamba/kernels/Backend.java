@@ -1,6 +1,7 @@
 package ai.jamba.kernels;
 
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * A compute backend: where weights live and the ops of a Jamba forward pass run. It knows op shapes, not the
@@ -44,11 +45,19 @@ public interface Backend extends AutoCloseable {
     /** A matrix's rows to the host (row-major, {@code rows * cols} floats). */
     void download(Mat src, float[] dst);
 
-    /** Conv and SSM state of one Mamba layer, for any number of slots. */
-    MambaState mambaState(int dInner, int dConv, int dState);
+    /** Conv and SSM state of one Mamba layer, with room for {@code slots} slots made now (more on demand). */
+    MambaState mambaState(int dInner, int dConv, int dState, int slots);
 
-    /** Key/value cache of one attention layer, for any number of slots. */
-    KvCache kvCache(int kvHeads, int headDim);
+    /**
+     * Key/value cache of one attention layer for any number of slots, its elements of {@code dtype} (F32 or BF16),
+     * holding at most {@code capacityTokens} positions in all, its memory taken now; 0: unbounded, grown on demand.
+     */
+    KvCache kvCache(int kvHeads, int headDim, DType dtype, long capacityTokens);
+
+    /** {free, total} bytes of the backend's own device memory, or null where it has none (the CPU: the heap). */
+    default long[] deviceMemory() {
+        return null;
+    }
 
     // ---- ops ----------------------------------------------------------------------------------------------
 
@@ -114,6 +123,16 @@ public interface Backend extends AutoCloseable {
         int[] ids = new int[n];
         for (int i = 0; i < n; i++) ids[i] = Sampler.sample(host, i * vocab, vocab, params[i], uniforms[i]);
         return ids;
+    }
+
+    /**
+     * Runs {@code step}, a forward step whose ops repeat from step to step for the same {@code shape} (decode: one
+     * token for each of the same number of sequences). A backend may record such a step's work once and replay
+     * the recording (CUDA graphs); it still runs the step's host code each time, so results and state are exactly
+     * those of running it plainly.
+     */
+    default <T> T repeatingStep(int shape, Supplier<T> step) {
+        return step.get();
     }
 
     /** Waits for queued work (a no-op where ops are synchronous). */

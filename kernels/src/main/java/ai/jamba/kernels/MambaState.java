@@ -5,7 +5,7 @@ package ai.jamba.kernels;
  * inputs of each of d_inner channels) and the SSM state [d_inner, d_state], both float32. Its size does not
  * depend on how many tokens a sequence has seen.
  */
-public interface MambaState {
+public interface MambaState extends AutoCloseable {
     int dInner();
 
     int dConv();
@@ -30,4 +30,8 @@ public interface MambaState {
     default long bytesPerSlot() {
         return 4L * exportSize();
     }
+
+    /** Gives the state's memory back. */
+    @Override
+    void close();
 }

@@ -29,7 +29,8 @@ final class GenerateCommand {
             usage: ./jamba generate [--model DIR] (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N]
                                     [--greedy | --temperature T --top-p P --top-k K --seed S]
                                     [--stop-at-eos] [--no-bos] [--json] [--backend auto|cpu|cuda] [--threads N]
-                                    [--experts-int8] [--session ID [--session-dir DIR]]
+                                    [--experts-int8] [--gpu-memory-fraction F] [--max-sequences N]
+                                    [--kv-cache-dtype f32|bf16] [--session ID [--session-dir DIR]]
               Greedy unless --temperature is given. --prompt is tokenised as BOS + text (--no-bos drops BOS);
               --prompt-ids are used as given. Runs to --max-tokens (default 64) unless --stop-at-eos.
               --session continues the conversation ID stored in --session-dir (default data/sessions), or starts it,
@@ -94,7 +95,7 @@ final class GenerateCommand {
                 : lm.requireTokenizer("--prompt").encode(args.required("prompt"), !args.flag("no-bos"));
         StreamingDetokenizer detok = lm.tokenizer() == null ? null : lm.tokenizer().newDetokenizer(prompt);
         StringBuilder all = new StringBuilder();
-        StatePool pool = lm.model().newStatePool();
+        StatePool pool = lm.model().newStatePool(lm.sizing());
         var eos = lm.model().config().eosTokenIds();
         Generator.Result r = Generator.generate(lm.model(), pool, pool.acquire(), prompt, maxTokens, sampling,
                 args.longValue("seed", 0), args.flag("stop-at-eos") ? eos::contains : id -> false,

@@ -4,6 +4,7 @@ import ai.jamba.engine.checkpoint.CheckpointException;
 import ai.jamba.engine.serve.EngineException;
 import ai.jamba.engine.tokenizer.TokenizerException;
 import ai.jamba.kernels.BackendUnavailableException;
+import ai.jamba.kernels.CapacityException;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -51,7 +52,8 @@ public final class Main {
             stderr.println("jamba " + command + ": " + e.getMessage());
             stderr.println(usage);
             return 2;
-        } catch (CheckpointException | TokenizerException | BackendUnavailableException | EngineException | IOException e) {
+        } catch (CheckpointException | TokenizerException | BackendUnavailableException | EngineException
+                 | CapacityException | IOException e) {
             stderr.println("jamba " + command + ": " + e.getMessage());
             return 1;
         }

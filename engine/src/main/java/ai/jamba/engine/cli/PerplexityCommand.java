@@ -15,7 +15,8 @@ import java.util.Set;
 final class PerplexityCommand {
     private PerplexityCommand() {}
 
-    static final String USAGE = "usage: ./jamba perplexity [--model DIR] --jsonl FILE [--backend auto|cpu|cuda] [--threads N] [--experts-int8]";
+    static final String USAGE = "usage: ./jamba perplexity [--model DIR] --jsonl FILE [--backend auto|cpu|cuda] [--threads N] [--experts-int8]"
+            + " [--gpu-memory-fraction F] [--max-sequences N] [--kv-cache-dtype f32|bf16]";
 
     static int run(String[] argv, PrintStream stdout, PrintStream stderr) throws IOException {
         Set<String> valued = new HashSet<>(LoadedModel.VALUED);

@@ -63,7 +63,12 @@ public final class Perplexity {
 
     /** {@code progress} is told how many documents are done after each pass. */
     public static Score score(JambaModel model, List<int[]> documents, IntConsumer progress) {
-        StatePool pool = model.newStatePool();
+        try (StatePool pool = model.newStatePool()) {
+            return score(model, pool, documents, progress);
+        }
+    }
+
+    private static Score score(JambaModel model, StatePool pool, List<int[]> documents, IntConsumer progress) {
         int vocab = model.config().vocabSize();
         double nll = 0;
         long tokens = 0;

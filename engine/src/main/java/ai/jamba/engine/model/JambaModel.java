@@ -11,6 +11,7 @@ import ai.jamba.kernels.Weight;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
@@ -229,16 +230,39 @@ public final class JambaModel implements AutoCloseable {
 
     // ---- state --------------------------------------------------------------------------------------------
 
-    /** A pool of per-sequence state slots (conv + SSM per Mamba layer, K/V per attention layer) for this model. */
+    /** A pool of per-sequence state slots (conv + SSM per Mamba layer, K/V per attention layer), grown on demand. */
     public StatePool newStatePool() {
-        return new StatePool(config, backend);
+        return newStatePool(StatePool.Sizing.UNBOUNDED);
+    }
+
+    /** A pool of state slots sized up front (a {@link MemoryPlan}'s). */
+    public StatePool newStatePool(StatePool.Sizing sizing) {
+        return new StatePool(config, backend, sizing);
     }
 
     // ---- workspace ----------------------------------------------------------------------------------------
 
+    /** Rows a step runs at most; a step with more is cut into steps of this many (chunked prefill). */
+    public static final int DEFAULT_MAX_STEP_ROWS = 4096;
+    private int maxStepRows = DEFAULT_MAX_STEP_ROWS;
+
+    /**
+     * Bounds the rows one pass runs, and so the activation memory: a 256K-token prompt then takes the memory of a
+     * {@code rows}-token one (plus its K/V).
+     */
+    public void setMaxStepRows(int rows) {
+        if (rows < 1) throw new IllegalArgumentException("a step needs at least one row, got " + rows);
+        maxStepRows = rows;
+    }
+
+    public int maxStepRows() {
+        return maxStepRows;
+    }
+
     /**
      * Activation buffers for up to {@code capacity} rows, reused step after step and replaced by larger ones
-     * when a step has more rows. A model is driven by one thread at a time (the engine thread).
+     * when a step has more rows (never more than the largest step). A model is driven by one thread at a time
+     * (the engine thread).
      */
     private final class Workspace {
         final int capacity;
@@ -290,16 +314,76 @@ public final class JambaModel implements AutoCloseable {
         void accept(int index, float[] rows);
     }
 
+    /** Decode steps of up to this many sequences may be replayed as a recording ({@link Backend#repeatingStep}). */
+    private static final int MAX_REPEATING_ROWS = 64;
+
     /**
      * One step over a batch: {@code ids} holds every sequence's tokens for this step, flattened in batch order.
      * Each sequence continues from its slot's state, which the step advances. Returns logits
      * [logitRows.length, vocab] for the given rows (usually {@link Batch#lastRows()}); the matrix is valid until
      * the next call. With no rows asked for (a step of prompt chunks that are not their prompt's last) the head is
-     * skipped and the result is null.
+     * skipped and the result is null. K/V room for the whole step is reserved first: a sequence that does not fit
+     * gets a {@link ai.jamba.kernels.CapacityException} and no state changes. A step of more than
+     * {@link #maxStepRows} rows runs as consecutive steps of at most that many (its logit rows must then be ascending).
      */
     public Mat forward(StatePool state, Batch batch, int[] ids, int[] logitRows, HiddenStates hidden) {
         int rows = batch.rows();
         if (ids.length != rows) throw new IllegalArgumentException(ids.length + " token ids for a batch of " + rows + " rows");
+        state.reserve(batch);
+        if (rows > maxStepRows) return chunked(state, batch, ids, logitRows, hidden);
+        if (hidden == null && decode(batch, logitRows))
+            return backend.repeatingStep(rows, () -> step(state, batch, ids, logitRows, null));
+        return step(state, batch, ids, logitRows, hidden);
+    }
+
+    /** One token for each sequence and the logits of each: the shape that repeats step after step. */
+    private static boolean decode(Batch batch, int[] logitRows) {
+        if (batch.rows() > MAX_REPEATING_ROWS || batch.rows() != batch.sequences() || logitRows.length != batch.rows()) return false;
+        for (int i = 0; i < logitRows.length; i++) if (logitRows[i] != i) return false;
+        return true;
+    }
+
+    private Mat step(StatePool state, Batch batch, int[] ids, int[] logitRows, HiddenStates hidden) {
+        Mat x = layers(state, batch, ids, hidden);
+        if (logitRows.length == 0) return null;
+        Mat out = logits(logitRows.length);
+        head(x, logitRows, out);
+        return out;
+    }
+
+    /** A step of more rows than {@link #maxStepRows}, as consecutive steps over pieces of its sequences. */
+    private Mat chunked(StatePool state, Batch batch, int[] ids, int[] logitRows, HiddenStates hidden) {
+        if (hidden != null) throw new IllegalArgumentException("hidden states are reported for steps of at most " + maxStepRows + " rows");
+        for (int i = 1; i < logitRows.length; i++)
+            if (logitRows[i] <= logitRows[i - 1]) throw new IllegalArgumentException("a step of more than " + maxStepRows + " rows needs ascending logit rows");
+        Mat out = logitRows.length == 0 ? null : logits(logitRows.length);
+        int rows = batch.rows(), next = 0;
+        for (int r0 = 0; r0 < rows; r0 += maxStepRows) {
+            int r1 = Math.min(rows, r0 + maxStepRows);
+            List<Integer> slots = new ArrayList<>(), counts = new ArrayList<>();
+            for (int i = 0; i < batch.sequences(); i++) {
+                int from = Math.max(batch.rowStart()[i], r0), to = Math.min(batch.rowStart()[i] + batch.rowCount()[i], r1);
+                if (to > from) {
+                    slots.add(batch.slots()[i]);
+                    counts.add(to - from);
+                }
+            }
+            Batch piece = Batch.of(slots.stream().mapToInt(Integer::intValue).toArray(), counts.stream().mapToInt(Integer::intValue).toArray());
+            Mat x = layers(state, piece, Arrays.copyOfRange(ids, r0, r1), null);
+            int first = next;
+            while (next < logitRows.length && logitRows[next] < r1) next++;
+            if (next > first) {
+                int[] local = new int[next - first];
+                for (int i = 0; i < local.length; i++) local[i] = logitRows[first + i] - r0;
+                head(x, local, out.rows(first, next));
+            }
+        }
+        return out;
+    }
+
+    /** Embedding and every layer: the residual stream of the step's rows (a workspace view). */
+    private Mat layers(StatePool state, Batch batch, int[] ids, HiddenStates hidden) {
+        int rows = batch.rows();
         Workspace ws = workspace(rows);
         Mat x = ws.x.rows(0, rows), h = ws.h.rows(0, rows), mixed = ws.mixed.rows(0, rows), ff = ws.ffOut.rows(0, rows);
         float eps = config.rmsNormEps();
@@ -322,7 +406,7 @@ public final class JambaModel implements AutoCloseable {
             backend.rmsNorm(x, finalNorm, eps, h);
             hidden.accept(layers.length, download(h));
         }
-        return logitRows.length == 0 ? null : head(x, logitRows);
+        return x;
     }
 
     private void mamba(MambaWeights m, ai.jamba.kernels.MambaState state, Batch batch, Workspace ws, Mat h, Mat out) {
@@ -355,22 +439,26 @@ public final class JambaModel implements AutoCloseable {
 
     private Mat headRows, logits;
 
-    /** final_layernorm and lm_head, only for the rows whose next token is wanted. */
-    private Mat head(Mat x, int[] rows) {
-        int n = rows.length;
+    /** The logits buffer, at least n rows (grown when a step wants more). */
+    private Mat logits(int n) {
         if (logits == null || logits.rows() < n) {
-            if (logits != null) {
-                backend.free(logits);
-                backend.free(headRows);
-            }
-            headRows = backend.allocate(n, config.hiddenSize());
-            logits = backend.allocate(n, config.vocabSize());
+            if (logits != null) backend.free(logits);
+            logits = backend.allocate(Math.max(n, 1), config.vocabSize());
         }
-        Mat g = headRows.rows(0, n), out = logits.rows(0, n);
+        return logits.rows(0, n);
+    }
+
+    /** final_layernorm and lm_head, only for the rows whose next token is wanted, into out [rows.length, vocab]. */
+    private void head(Mat x, int[] rows, Mat out) {
+        int n = rows.length;
+        if (headRows == null || headRows.rows() < n) {
+            if (headRows != null) backend.free(headRows);
+            headRows = backend.allocate(Math.max(n, 1), config.hiddenSize());
+        }
+        Mat g = headRows.rows(0, n);
         backend.gatherRows(x, rows, g);
         backend.rmsNorm(g, finalNorm, config.rmsNormEps(), g);
         backend.matmul(g, lmHead, null, out);
-        return out;
     }
 
     private float[] download(Mat m) {

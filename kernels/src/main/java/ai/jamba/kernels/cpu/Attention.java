@@ -28,11 +28,7 @@ final class Attention {
             int slot = batch.slots()[i], start = batch.rowStart()[i], count = batch.rowCount()[i];
             past[i] = cache.length(slot);
             cache.reserve(slot, past[i] + count);
-            float[] ks = cache.keys(slot), vs = cache.values(slot);
-            for (int t = 0; t < count; t++) {
-                System.arraycopy(k.data, k.at(start + t), ks, (past[i] + t) * width, width);
-                System.arraycopy(v.data, v.at(start + t), vs, (past[i] + t) * width, width);
-            }
+            for (int t = 0; t < count; t++) cache.store(slot, past[i] + t, k.data, k.at(start + t), v.data, v.at(start + t));
             firstItem[i + 1] = firstItem[i] + heads * count;
         }
         pool.forRange(firstItem[n], 1, (i0, i1) -> {

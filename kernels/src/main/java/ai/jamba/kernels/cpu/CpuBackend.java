@@ -2,6 +2,7 @@ package ai.jamba.kernels.cpu;
 
 import ai.jamba.kernels.Backend;
 import ai.jamba.kernels.Batch;
+import ai.jamba.kernels.DType;
 import ai.jamba.kernels.Experts;
 import ai.jamba.kernels.HostTensor;
 import ai.jamba.kernels.KvCache;
@@ -81,14 +82,15 @@ public final class CpuBackend implements Backend {
         if (length < m.rows * m.cols) throw new IllegalArgumentException("host array of " + length + " floats for " + m);
     }
 
+    /** Slots are made on first use: {@code slots} asks for nothing up front on the heap. */
     @Override
-    public MambaState mambaState(int dInner, int dConv, int dState) {
+    public MambaState mambaState(int dInner, int dConv, int dState, int slots) {
         return new CpuMambaState(dInner, dConv, dState);
     }
 
     @Override
-    public KvCache kvCache(int kvHeads, int headDim) {
-        return new CpuKvCache(kvHeads, headDim);
+    public KvCache kvCache(int kvHeads, int headDim, DType dtype, long capacityTokens) {
+        return new CpuKvCache(kvHeads, headDim, dtype, capacityTokens);
     }
 
     // ---- ops ----------------------------------------------------------------------------------------------

@@ -72,4 +72,10 @@ final class CpuMambaState implements MambaState {
         for (int ch = 0; ch < dInner; ch++)
             for (int s = 0; s < dState; s++) h[s * dInner + ch] = state[c.length + ch * dState + s];
     }
+
+    @Override
+    public void close() {
+        conv.clear();
+        ssm.clear();
+    }
 }

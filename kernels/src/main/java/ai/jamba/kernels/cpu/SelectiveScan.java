@@ -2,7 +2,6 @@ package ai.jamba.kernels.cpu;
 
 import ai.jamba.kernels.Batch;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 /**
  * The selective scan (Mamba's S6) with the D skip and the silu(z) gate, per sequence, token by token from the
@@ -50,26 +49,25 @@ final class SelectiveScan {
                                     float[] h, CpuMat u, CpuMat dt, CpuMat b, CpuMat c, CpuMat z, CpuMat out) {
         var F = Simd.F;
         FloatVector dv = FloatVector.fromArray(F, dSkip, c0);
-        FloatVector one = FloatVector.broadcast(F, 1f), twenty = FloatVector.broadcast(F, 20f);
+        FloatVector one = FloatVector.broadcast(F, 1f);
         for (int t = start; t < start + count; t++) {
             FloatVector raw = FloatVector.fromArray(F, dt.data, dt.at(t) + c0);
             // softplus with torch's threshold: x > 20 passes through
-            FloatVector delta = raw.lanewise(VectorOperators.EXP).lanewise(VectorOperators.LOG1P)
-                    .blend(raw, raw.compare(VectorOperators.GT, twenty));
+            FloatVector delta = Simd.map(raw, x -> Simd.softplus((float) x));
             FloatVector uv = FloatVector.fromArray(F, u.data, u.at(t) + c0);
             FloatVector du = delta.mul(uv);
             FloatVector y = FloatVector.zero(F);
             int bRow = b.at(t), cRow = c.at(t);
             for (int s = 0; s < dState; s++) {
                 int at = s * dInner + c0;
-                FloatVector decay = delta.mul(FloatVector.fromArray(F, a, at)).lanewise(VectorOperators.EXP);
+                FloatVector decay = Simd.map(delta.mul(FloatVector.fromArray(F, a, at)), Math::exp);
                 FloatVector hs = decay.mul(FloatVector.fromArray(F, h, at)).add(du.mul(b.data[bRow + s]));
                 hs.intoArray(h, at);
                 y = hs.fma(FloatVector.broadcast(F, c.data[cRow + s]), y);
             }
             y = uv.fma(dv, y);
             FloatVector zv = FloatVector.fromArray(F, z.data, z.at(t) + c0);
-            FloatVector gate = zv.div(one.add(zv.neg().lanewise(VectorOperators.EXP)));
+            FloatVector gate = zv.div(one.add(Simd.map(zv.neg(), Math::exp)));
             y.mul(gate).intoArray(out.data, out.at(t) + c0);
         }
     }

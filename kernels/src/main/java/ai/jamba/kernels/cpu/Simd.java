@@ -73,6 +73,20 @@ final class Simd {
         return v.lane(0);
     }
 
+    private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[L]);
+
+    /**
+     * f applied to each lane through Math (float → double → float). Not lanewise(EXP): that is SVML once C2 has
+     * compiled the caller and Java code before, and the two differ in the last bits, so a row's result would
+     * depend on when the JIT got to it.
+     */
+    static FloatVector map(FloatVector v, java.util.function.DoubleUnaryOperator f) {
+        float[] lanes = LANES.get();
+        v.intoArray(lanes, 0);
+        for (int i = 0; i < L; i++) lanes[i] = (float) f.applyAsDouble(lanes[i]);
+        return FloatVector.fromArray(F, lanes, 0);
+    }
+
     static float silu(float x) {
         return x / (1f + (float) Math.exp(-x));
     }

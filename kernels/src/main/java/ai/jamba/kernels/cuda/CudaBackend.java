@@ -17,33 +17,30 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * The GPU backend: CUDA kernels compiled at start-up by NVRTC and launched through FFM, cuBLAS for the large
- * products. Weights stay in device memory in their checkpoint dtype; activations are float32; per-slot state
- * (conv, SSM, KV) lives in device memory; sampling runs on the device and only token ids come back.
- *
- * <p>Products pick their path by the number of token rows: up to {@link #SKINNY_ROWS} (decode) a kernel that
- * streams the weights once at memory speed with float32 activations; above it (prefill) cuBLAS on the tensor
- * cores. bf16 weights meet float32 activations there as x = hi + lo (two bf16 parts, 16 significant bits
- * together): W·x = W·hi + W·lo, two bf16 products accumulated in float32, within ~1e-5 of float32 math.
+ * products. Weights stay in device memory in their checkpoint dtype (experts optionally int8); activations are
+ * float32; per-slot state (conv, SSM, paged KV) lives in device memory; sampling runs on the device and only token
+ * ids come back. {@link Products} says which kernel runs a product.
  *
  * <p>Ops are queued on one stream and return before the device finishes; {@link #download}, {@link #sample}
- * and {@link #synchronize} wait. One thread drives a backend at a time.
+ * and {@link #synchronize} wait. Decode steps ({@link #repeatingStep}) run as CUDA graphs ({@link StepGraphs}).
+ * One thread drives a backend at a time.
  */
 public final class CudaBackend implements Backend {
-    /** Token rows up to which products run the skinny kernel (gemv.cu SKINNY_ROWS). */
-    static final int SKINNY_ROWS = 8;
-    /** Columns of x the skinny kernel stages per pass (gemv.cu KCHUNK). */
-    private static final int KCHUNK = 1024;
-    /** Rows up to which attention runs the per-row decode kernel rather than the tiled prefill one. */
+    /** Rows up to which attention runs the per-row decode kernel rather than a tiled prefill one. */
     static final int DECODE_ATTENTION_ROWS = 64;
-    /** attention.cu NSPLIT, PREFILL_Q. */
-    private static final int NSPLIT = 16, PREFILL_Q = 64;
+    /** attention.cu MAX_GROUP, PREFILL_Q, DECODE_WARPS. */
+    private static final int MAX_GROUP = 8, PREFILL_Q = 64, DECODE_WARPS = 4;
     /** Tokens up to which MoE runs its experts from device-side routing (no host round trip). */
-    static final int DEVICE_ROUTED_ROWS = 64;
+    static final int DEVICE_ROUTED_ROWS = Products.MMA_ROWS;
+    /** gemv.cu SKINNY_ROWS and KCHUNK, for the f32/f16 expert kernels. */
+    private static final int SKINNY_ROWS = Products.SKINNY_ROWS, KCHUNK = 1024;
 
     private final Device device;
+    private final Products products;
     private final List<CudaMambaState> mambaStates = new ArrayList<>();
     private final List<CudaKvCache> kvCaches = new ArrayList<>();
     /** Device memory of weights, freed when the backend closes. */
@@ -55,11 +52,12 @@ public final class CudaBackend implements Backend {
 
     private CudaBackend(Device device) {
         this.device = device;
+        this.products = new Products(device);
         this.boundThread = Thread.currentThread();
     }
 
     /** Sources every model uses, compiled (or found in the cache) when the backend opens, so a broken toolchain fails here. */
-    private static final List<String> GENERIC_SOURCES = List.of("elementwise.cu", "gemv.cu", "moe.cu", "sample.cu");
+    private static final List<String> GENERIC_SOURCES = List.of("elementwise.cu", "gemv.cu", "mma.cu", "moe.cu", "sample.cu");
 
     /** Opens GPU 0. Throws BackendUnavailableException (a one-line reason) where there is no usable GPU. */
     public static CudaBackend open(Consumer<String> log) {
@@ -124,8 +122,6 @@ public final class CudaBackend implements Backend {
     @Override
     public Experts experts(HostTensor router, List<HostTensor> gate, List<HostTensor> up, List<HostTensor> down, int topK, boolean int8) {
         bind();
-        if (int8)
-            throw new UnsupportedOperationException("int8 experts are not implemented on the CUDA backend yet; load the experts in their checkpoint dtype");
         int e = (int) router.rows();
         if (gate.size() != e || up.size() != e || down.size() != e)
             throw new IllegalArgumentException(router.name() + ": router has " + e + " experts but " + gate.size() + "/" + up.size() + "/" + down.size() + " gate/up/down weights were given");
@@ -139,16 +135,46 @@ public final class CudaBackend implements Backend {
                 if (t.dtype() != dt || t.rows() != r || t.cols() != c)
                     throw new IllegalArgumentException(t + ": experts must share one dtype and shape (" + dt + " " + r + " x " + c + ")");
             }
-        CudaWeight r = (CudaWeight) weight(router);
-        long per = (long) inter * hidden * dt.bytes;
-        long g = keep(device.alloc(e * per, "expert gate weights")), u = keep(device.alloc(e * per, "expert up weights")),
-                d = keep(device.alloc(e * per, "expert down weights"));
-        for (int i = 0; i < e; i++) {
-            device.upload(gate.get(i).data().asSlice(0, per), g + i * per);
-            device.upload(up.get(i).data().asSlice(0, per), u + i * per);
-            device.upload(down.get(i).data().asSlice(0, per), d + i * per);
+        List<List<HostTensor>> kinds = List.of(gate, up, down);
+        return stackExperts(router.name(), (CudaWeight) weight(router), e, inter, hidden, topK, dt, int8 ? DType.I8 : dt,
+                (kind, i, ptr) -> device.upload(kinds.get(kind).get(i).data().asSlice(0, (long) inter * hidden * dt.bytes), ptr));
+    }
+
+    /** Writes expert e's matrix of one kind (0 gate, 1 up, 2 down), in the source dtype, at a device address. */
+    @FunctionalInterface
+    private interface ExpertSource {
+        void write(int kind, int expert, long ptr);
+    }
+
+    /**
+     * Every expert's gate, up and down stacked by kind in the dtype they are kept in. Kept as they come, each matrix
+     * is written in place; kept int8 (ExpertsInt8), each is written to one staging matrix and quantised from there
+     * row by row (quantize_rows), so loading never holds more than one expert matrix in its source dtype.
+     */
+    private CudaExperts stackExperts(String name, CudaWeight router, int experts, int inter, int hidden, int topK,
+                                     DType source, DType kept, ExpertSource from) {
+        long per = (long) inter * hidden;
+        long[] values = new long[3], scales = new long[3];
+        String[] kinds = {"gate", "up", "down"};
+        for (int k = 0; k < 3; k++) {
+            values[k] = keep(device.alloc(experts * per * kept.bytes, name + " expert " + kinds[k] + " weights"));
+            if (kept == DType.I8) scales[k] = keep(device.alloc(4L * experts * (k == 2 ? hidden : inter), name + " expert " + kinds[k] + " scales"));
         }
-        return new CudaExperts(r, g, u, d, dt, e, inter, hidden, topK);
+        for (int i = 0; i < experts; i++)
+            for (int k = 0; k < 3; k++) {
+                if (kept != DType.I8) {
+                    from.write(k, i, values[k] + i * per * kept.bytes);
+                    continue;
+                }
+                int rows = k == 2 ? hidden : inter, cols = k == 2 ? inter : hidden;
+                long staging = device.scratch("expert staging", per * source.bytes);
+                from.write(k, i, staging);
+                device.launch(kernel("elementwise.cu", "quantize_rows"), rows, 1, 1, 256, 0,
+                        device.args().ptr(staging).i32(CudaWeight.code(source)).ptr(values[k] + i * per).ptr(scales[k] + 4L * i * rows).i32(cols));
+            }
+        device.dropScratch("expert staging");
+        return new CudaExperts(router, values[0], values[1], values[2], scales[0], scales[1], scales[2], kept, experts,
+                inter, hidden, topK);
     }
 
     /** A bf16 weight of N(0, std²) values made on the device (benchmarks: no file, no host copy). */
@@ -170,17 +196,16 @@ public final class CudaBackend implements Backend {
         return new CudaWeight(name, DType.F32, rows, cols, ptr);
     }
 
-    /** A MoE block of random bf16 weights made on the device (benchmarks). */
-    public Experts randomExperts(String name, int numExperts, int intermediate, int hidden, int topK, float std, long seed) {
+    /**
+     * A MoE block of random bf16 weights made on the device (benchmarks), kept as bf16 or (int8) quantised by the
+     * same path a checkpoint's experts take.
+     */
+    public Experts randomExperts(String name, int numExperts, int intermediate, int hidden, int topK, float std, long seed, boolean int8) {
         bind();
         CudaWeight router = (CudaWeight) randomWeight(name + ".router", numExperts, hidden, std, seed);
-        long n = (long) numExperts * intermediate * hidden;
-        long g = keep(device.alloc(2 * n, name + " gate")), u = keep(device.alloc(2 * n, name + " up")),
-                d = keep(device.alloc(2 * n, name + " down"));
-        random(g, n, std, seed + 1);
-        random(u, n, std, seed + 2);
-        random(d, n, std, seed + 3);
-        return new CudaExperts(router, g, u, d, DType.BF16, numExperts, intermediate, hidden, topK);
+        long per = (long) intermediate * hidden;
+        return stackExperts(name, router, numExperts, intermediate, hidden, topK, DType.BF16, int8 ? DType.I8 : DType.BF16,
+                (kind, i, ptr) -> random(ptr, per, std, seed + 1 + 3L * i + kind));
     }
 
     private long keep(long ptr) {
@@ -236,20 +261,27 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public MambaState mambaState(int dInner, int dConv, int dState) {
+    public MambaState mambaState(int dInner, int dConv, int dState, int slots) {
         bind();
-        CudaMambaState s = new CudaMambaState(device, dInner, dConv, dState);
+        CudaMambaState s = new CudaMambaState(device, dInner, dConv, dState, slots);
         mambaStates.add(s);
         return s;
     }
 
     @Override
-    public KvCache kvCache(int kvHeads, int headDim) {
+    public KvCache kvCache(int kvHeads, int headDim, DType dtype, long capacityTokens) {
         bind();
         if (headDim % 4 != 0) throw new IllegalArgumentException("the CUDA attention kernels need head_dim a multiple of 4, got " + headDim);
-        CudaKvCache c = new CudaKvCache(device, kvHeads, headDim);
+        CudaKvCache c = new CudaKvCache(device, kvHeads, headDim, dtype, capacityTokens);
         kvCaches.add(c);
         return c;
+    }
+
+    @Override
+    public long[] deviceMemory() {
+        bind();
+        device.synchronize();
+        return device.memoryInfo();
     }
 
     // ---- ops ----------------------------------------------------------------------------------------------
@@ -308,47 +340,7 @@ public final class CudaBackend implements Backend {
         if (xm.cols != wm.cols()) throw new IllegalArgumentException(wm.name() + ": input has " + xm.cols + " features, weight expects " + wm.cols());
         if (om.cols != wm.rows() || om.rows != xm.rows)
             throw new IllegalArgumentException(wm.name() + ": output is " + om.rows + " x " + om.cols + ", expected " + xm.rows + " x " + wm.rows());
-        product(xm.ptr, xm.stride, xm.rows, wm.ptr(), wm.dtype(), wm.rows(), wm.cols(), bias == null ? null : CudaWeight.of(bias), om.ptr, om.stride);
-    }
-
-    /**
-     * out[T, N] (row stride ldo) = x[T, K] (row stride ldx) · w[N, K]ᵀ (+ bias): the skinny kernel for a few
-     * rows, cuBLAS for many.
-     */
-    private void product(long x, int ldx, int T, long w, DType dt, int N, int K, CudaWeight bias, long out, int ldo) {
-        if (T == 0) return;
-        if (T <= SKINNY_ROWS || dt == DType.F16) {
-            // f16 has no split path (its range cannot hold activations): the skinny kernel, a tile of rows at a time
-            for (int t0 = 0; t0 < T; t0 += SKINNY_ROWS) {
-                int rows = Math.min(SKINNY_ROWS, T - t0);
-                skinny(x + 4L * t0 * ldx, ldx, rows, w, dt, N, K, bias, out + 4L * t0 * ldo, ldo);
-            }
-            return;
-        }
-        boolean accumulate = bias != null;
-        if (accumulate)
-            device.launch(kernel("elementwise.cu", "fill_rows"), Device.blocks(N, 256), T, 1, 256, 0,
-                    device.args().ptr(out).i32(ldo).ptr(bias.ptr()).i32(bias.code()).i32(N));
-        if (dt == DType.F32) {
-            device.cublas.gemm(T, N, K, w, Cublas.CUDA_R_32F, x, Cublas.CUDA_R_32F, ldx, out, ldo, accumulate);
-            return;
-        }
-        long split = device.scratch("bf16 split activations", 2L * 2 * T * K);
-        device.launch(kernel("elementwise.cu", "split_bf16"), Device.blocks(K, 256), T, 1, 256, 0,
-                device.args().ptr(x).i32(ldx).ptr(0).ptr(split).i32(T).i32(K));
-        device.cublas.gemm(T, N, K, w, Cublas.CUDA_R_16BF, split, Cublas.CUDA_R_16BF, K, out, ldo, accumulate);
-        device.cublas.gemm(T, N, K, w, Cublas.CUDA_R_16BF, split + 2L * T * K, Cublas.CUDA_R_16BF, K, out, ldo, true);
-    }
-
-    private void skinny(long x, int ldx, int T, long w, DType dt, int N, int K, CudaWeight bias, long out, int ldo) {
-        device.launch(kernel("gemv.cu", "gemv"), Device.blocks(N, 8), 1, 1, 256, 4 * T * KCHUNK,
-                device.args().ptr(x).i32(ldx).ptr(w).i32(CudaWeight.code(dt)).ptr(bias == null ? 0 : bias.ptr())
-                        .i32(bias == null ? 0 : bias.code()).ptr(out).i32(ldo).i32(T).i32(N).i32(K).i32(vec(w, dt, K)));
-    }
-
-    /** 1 when every weight row starts 16-byte aligned, so the kernels read 16 bytes a lane. */
-    private static int vec(long w, DType dt, int K) {
-        return (w % 16 == 0 && ((long) K * dt.bytes) % 16 == 0) ? 1 : 0;
+        products.product(xm.ptr, xm.stride, xm.rows, wm, bias == null ? null : CudaWeight.of(bias), om.ptr, om.stride);
     }
 
     private DeviceBatch batch(Batch batch) {
@@ -424,31 +416,49 @@ public final class CudaBackend implements Backend {
         float scale = (float) (1.0 / Math.sqrt(headDim));
         for (int i = 0; i < batch.sequences(); i++) {
             int slot = batch.slots()[i];
-            kv.reserve(slot, kv.length(slot) + batch.rowCount()[i]);
+            kv.reserve(slot, kv.length(slot) + batch.rowCount()[i]);  // done already when a StatePool reserved the step
         }
         DeviceBatch db = batch(batch);
-        String hd = "HEAD_DIM=" + headDim;
-        device.launch(kernel("attention.cu", "kv_append", hd), rows, 1, 1, 256, 0,
-                device.args().batch(db).ptr(kv.kTable()).ptr(kv.vTable()).ptr(kv.lenTable()).ptr(km.ptr).i32(km.stride)
+        boolean bf16 = kv.dtype() == DType.BF16;
+        String[] defs = {"HEAD_DIM=" + headDim, "KV_BF16=" + (bf16 ? 1 : 0)};
+        device.launch(kernel("attention.cu", "kv_append", defs), rows, 1, 1, 256, 0,
+                device.args().batch(db).ptr(kv.table()).i32(kv.maxBlocks()).ptr(kv.lenTable()).ptr(km.ptr).i32(km.stride)
                         .ptr(vm.ptr).i32(vm.stride).i32(width));
         if (rows <= DECODE_ATTENTION_ROWS) {
-            long partial = device.scratch("attention partials", 4L * rows * heads * NSPLIT * (headDim + 2));
-            device.launch(kernel("attention.cu", "attention_decode", hd), rows, heads, NSPLIT, 128, 0,
-                    device.args().batch(db).ptr(kv.kTable()).ptr(kv.vTable()).ptr(kv.lenTable()).ptr(qm.ptr).i32(qm.stride)
+            int splits = decodeSplits(kv, batch);
+            long partial = device.scratch("attention partials", 4L * rows * heads * splits * (headDim + 2));
+            if (group > MAX_GROUP) throw new IllegalArgumentException("the CUDA decode attention serves at most " + MAX_GROUP + " query heads per KV head, got " + group);
+            device.launch(kernel("attention.cu", "attention_decode", defs), rows, kvHeads, splits, 32 * DECODE_WARPS, 0,
+                    device.args().batch(db).ptr(kv.table()).i32(kv.maxBlocks()).ptr(kv.lenTable()).ptr(qm.ptr).i32(qm.stride)
                             .i32(kvHeads).i32(group).f32(scale).ptr(partial));
-            device.launch(kernel("attention.cu", "attention_combine", hd), rows, heads, 1, (headDim + 31) / 32 * 32, 0,
-                    device.args().ptr(partial).ptr(om.ptr).i32(om.stride));
+            device.launch(kernel("attention.cu", "attention_combine", defs), rows, heads, 1, (headDim + 31) / 32 * 32, 0,
+                    device.args().ptr(partial).i32(splits).ptr(om.ptr).i32(om.stride));
         } else {
             int[] tiles = prefillTiles(batch);
             long dTiles = device.scratch("attention tiles", 4L * tiles.length);
             device.upload(tiles, tiles.length, dTiles);
-            device.launch(kernel("attention.cu", "attention_prefill", hd), tiles.length / 2, heads, 1, 256, 0,
-                    device.args().batch(db).ptr(kv.kTable()).ptr(kv.vTable()).ptr(kv.lenTable()).ptr(dTiles)
+            boolean tensor = bf16 && headDim % 64 == 0;
+            device.launch(kernel("attention.cu", tensor ? "attention_prefill_mma" : "attention_prefill", defs), tiles.length / 2, heads, 1,
+                    tensor ? 128 : 256, tensor ? 2 * 2 * CudaKvCache.BLOCK_TOKENS * headDim * 2 : 0,
+                    device.args().batch(db).ptr(kv.table()).i32(kv.maxBlocks()).ptr(kv.lenTable()).ptr(dTiles)
                             .ptr(qm.ptr).i32(qm.stride).i32(kvHeads).i32(group).f32(scale).ptr(om.ptr).i32(om.stride));
         }
-        device.launch(kernel("attention.cu", "kv_advance", hd), Device.blocks(batch.sequences(), 128), 1, 1, 128, 0,
+        device.launch(kernel("attention.cu", "kv_advance", defs), Device.blocks(batch.sequences(), 128), 1, 1, 128, 0,
                 device.args().batch(db).ptr(kv.lenTable()).i32(batch.sequences()));
         for (int i = 0; i < batch.sequences(); i++) kv.advance(batch.slots()[i], batch.rowCount()[i]);
+    }
+
+    /**
+     * Splits of the decode attention over positions: 16, more (by powers of two, up to 256) while each warp would
+     * still have at least two cache blocks of the longest sequence, so a 256K-token context fills the GPU. Powers of
+     * two keep the decode graphs few: a graph is recorded again only when a sequence crosses into the next one.
+     */
+    private static int decodeSplits(CudaKvCache kv, Batch batch) {
+        long longest = 0;
+        for (int i = 0; i < batch.sequences(); i++) longest = Math.max(longest, kv.length(batch.slots()[i]) + batch.rowCount()[i]);
+        int splits = 16;
+        while (splits < 256 && longest >= (long) splits * 2 * DECODE_WARPS * 2 * CudaKvCache.BLOCK_TOKENS) splits *= 2;
+        return splits;
     }
 
     /** (first row, rows) of each tile of up to PREFILL_Q query rows; a tile never spans two sequences. */
@@ -467,24 +477,10 @@ public final class CudaBackend implements Backend {
         bind();
         CudaMat xm = CudaMat.of(x), om = CudaMat.of(out);
         CudaWeight g = CudaWeight.of(gate), u = CudaWeight.of(up), d = CudaWeight.of(down);
-        int T = xm.rows, inter = g.rows(), hidden = xm.cols;
+        int T = xm.rows, inter = g.rows();
         long h = device.scratch("mlp activations", 4L * T * inter);
-        if (T <= SKINNY_ROWS && g.dtype() == u.dtype()) {
-            device.launch(kernel("gemv.cu", "gemv_gate_up"), Device.blocks(inter, 8), 1, 1, 256, 4 * T * KCHUNK,
-                    device.args().ptr(xm.ptr).i32(xm.stride).ptr(g.ptr()).ptr(u.ptr()).i32(g.code()).ptr(h).i32(inter)
-                            .i32(T).i32(inter).i32(hidden).i32(vec(g.ptr(), g.dtype(), hidden) & vec(u.ptr(), u.dtype(), hidden)));
-        } else {
-            long hu = device.scratch("mlp up activations", 4L * T * inter);
-            product(xm.ptr, xm.stride, T, g.ptr(), g.dtype(), inter, hidden, null, h, inter);
-            product(xm.ptr, xm.stride, T, u.ptr(), u.dtype(), inter, hidden, null, hu, inter);
-            siluMul(h, inter, hu, inter, T, inter);
-        }
-        product(h, inter, T, d.ptr(), d.dtype(), d.rows(), inter, null, om.ptr, om.stride);
-    }
-
-    private void siluMul(long g, int ldg, long u, int ldu, int T, int cols) {
-        device.launch(kernel("elementwise.cu", "silu_mul"), Device.blocks(cols, 256), T, 1, 256, 0,
-                device.args().ptr(g).i32(ldg).ptr(u).i32(ldu).i32(cols));
+        products.gateUp(xm.ptr, xm.stride, T, g, u, null, h, inter);
+        products.product(h, inter, T, d, null, om.ptr, om.stride);
     }
 
     @Override
@@ -501,38 +497,45 @@ public final class CudaBackend implements Backend {
         long count = lists, offset = lists + 4L * E, token = lists + 8L * E, slot = token + 4L * T * k;
         long h = device.scratch("expert activations", 4L * T * k * inter);
         long y = device.scratch("expert outputs", 4L * T * k * hidden);
-        CudaWeight router = ex.router();
-        product(xm.ptr, xm.stride, T, router.ptr(), router.dtype(), E, hidden, null, logits, E);
-        device.launch(kernel("moe.cu", "moe_route"), Device.blocks(T, 128), 1, 1, 128, 0,
-                device.args().ptr(logits).i32(E).i32(T).i32(E).i32(k).ptr(sel).ptr(prob));
-        device.launch(kernel("moe.cu", "moe_lists"), 1, 1, 1, (E + 31) / 32 * 32, 0,
-                device.args().ptr(sel).i32(T).i32(E).i32(k).ptr(count).ptr(offset).ptr(token).ptr(slot));
-        int code = CudaWeight.code(ex.dtype());
+        products.product(xm.ptr, xm.stride, T, ex.router(), null, logits, E);
         if (T <= DEVICE_ROUTED_ROWS) {
-            // every expert's kernel blocks look up their own token lists: no host round trip
-            int tiles = Device.blocks(T, SKINNY_ROWS);
+            if (k > 8) throw new IllegalArgumentException("the CUDA decode routing takes at most 8 experts a token, got " + k);
+            device.launch(kernel("moe.cu", "moe_route_lists"), 1, 1, 1, 256, 0,
+                    device.args().ptr(logits).i32(E).i32(T).i32(E).i32(k).ptr(sel).ptr(prob).ptr(count).ptr(offset).ptr(token).ptr(slot));
+        } else {
+            device.launch(kernel("moe.cu", "moe_route"), Device.blocks(T, 128), 1, 1, 128, 0,
+                    device.args().ptr(logits).i32(E).i32(T).i32(E).i32(k).ptr(sel).ptr(prob));
+            device.launch(kernel("moe.cu", "moe_lists"), 1, 1, 1, (E + 31) / 32 * 32, 0,
+                    device.args().ptr(sel).i32(T).i32(E).i32(k).ptr(count).ptr(offset).ptr(token).ptr(slot));
+        }
+        boolean tensor = ex.dtype() == DType.BF16 || ex.dtype() == DType.I8;
+        if (T <= DEVICE_ROUTED_ROWS && tensor) {
+            // every expert's blocks look up their own token lists: no host round trip
+            Products.Lists l = new Products.Lists(count, offset, token, E, k);
+            products.gateUp(xm.ptr, xm.stride, T, ex.gateWeight(), ex.upWeight(), l, h, inter);
+            products.expertDown(h, inter, T, ex.downWeight(), l, y, hidden);
+        } else if (T <= DEVICE_ROUTED_ROWS) {
+            int code = CudaWeight.code(ex.dtype()), tiles = Device.blocks(T, SKINNY_ROWS);
             device.launch(kernel("gemv.cu", "expert_gate_up"), Device.blocks(inter, 8), E, tiles, 256, 4 * SKINNY_ROWS * KCHUNK,
                     device.args().ptr(xm.ptr).i32(xm.stride).ptr(ex.gate()).ptr(ex.up()).i32(code).ptr(count).ptr(offset)
-                            .ptr(token).ptr(h).i32(inter).i32(hidden).i32(vec(ex.gate(), ex.dtype(), hidden)));
+                            .ptr(token).ptr(h).i32(inter).i32(hidden).i32(Products.vec(ex.gate(), ex.dtype(), hidden)));
             device.launch(kernel("gemv.cu", "expert_down"), Device.blocks(hidden, 8), E, tiles, 256, 4 * SKINNY_ROWS * KCHUNK,
                     device.args().ptr(h).ptr(ex.down()).i32(code).ptr(count).ptr(offset).ptr(y).i32(hidden).i32(inter)
-                            .i32(vec(ex.down(), ex.dtype(), inter)));
+                            .i32(Products.vec(ex.down(), ex.dtype(), inter)));
         } else {
             // prefill: the host learns how many tokens each expert has, and runs each expert's MLP as products
             int[] counts = new int[2 * E];
             device.download(lists, counts, 2 * E);
             long xe = device.scratch("expert inputs", 4L * T * k * hidden);
-            long hu = device.scratch("expert up activations", 4L * T * k * inter);
+            CudaWeight gate = ex.gateWeight(), up = ex.upWeight(), down = ex.downWeight();
             for (int e = 0; e < E; e++) {
                 int n = counts[e], off = counts[E + e];
                 if (n == 0) continue;
                 device.launch(kernel("elementwise.cu", "gather_rows"), n, 1, 1, 256, 0,
                         device.args().ptr(xm.ptr).i32(xm.stride).ptr(token + 4L * off).ptr(xe).i32(hidden).i32(hidden));
                 long ho = h + 4L * off * inter;
-                product(xe, hidden, n, ex.gate() + e * ex.expertBytes(), ex.dtype(), inter, hidden, null, ho, inter);
-                product(xe, hidden, n, ex.up() + e * ex.expertBytes(), ex.dtype(), inter, hidden, null, hu, inter);
-                siluMul(ho, inter, hu, inter, n, inter);
-                product(ho, inter, n, ex.down() + e * ex.expertBytes(), ex.dtype(), hidden, inter, null, y + 4L * off * hidden, hidden);
+                products.gateUp(xe, hidden, n, ex.expert(gate, e), ex.expert(up, e), null, ho, inter);
+                products.product(ho, inter, n, ex.expert(down, e), null, y + 4L * off * hidden, hidden);
             }
         }
         device.launch(kernel("moe.cu", "moe_combine"), Device.blocks(hidden, 256), T, 1, 256, 0,
@@ -585,6 +588,12 @@ public final class CudaBackend implements Backend {
         return out;
     }
 
+    /** The device's memory now: {free, total} bytes (what {@link #deviceMemory} says, for benchmark logs). */
+    public String memoryLine() {
+        long[] m = deviceMemory();
+        return String.format("%.1f of %.1f GiB free", m[0] / (double) (1L << 30), m[1] / (double) (1L << 30));
+    }
+
     /**
      * The device's memory bandwidth as a large device-to-device copy achieves it, bytes read plus written per
      * second (the roofline benchmarks compare against).
@@ -607,6 +616,39 @@ public final class CudaBackend implements Backend {
             device.free(a);
             device.free(b);
         }
+    }
+
+    @Override
+    public <T> T repeatingStep(int shape, Supplier<T> step) {
+        bind();
+        device.graphs.begin(shape);
+        boolean completed = false;
+        try {
+            T result = step.get();
+            completed = true;
+            return result;
+        } finally {
+            device.graphs.end(completed);
+        }
+    }
+
+    /** Turns the replay of decode steps as CUDA graphs on or off (benchmarks compare the two). */
+    public void useDecodeGraphs(boolean on) {
+        device.graphs.pause(!on);
+    }
+
+    /** Decode-step graphs captured so far (logs, tests). */
+    public int decodeGraphs() {
+        return device.graphs.graphs();
+    }
+
+    /** One kernel's share of some work: launches and device milliseconds. */
+    public record KernelShare(String kernel, int launches, double millis) {}
+
+    /** Runs {@code work} with each kernel launch timed by events (no graphs meanwhile): where its device time goes. */
+    public List<KernelShare> kernelTimes(Runnable work) {
+        bind();
+        return device.timeKernels(work).stream().map(s -> new KernelShare(s.kernel(), s.launches(), s.millis())).toList();
     }
 
     @Override

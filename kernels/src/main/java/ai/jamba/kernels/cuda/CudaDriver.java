@@ -24,13 +24,14 @@ final class CudaDriver {
     static final int ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76;
     static final int STREAM_NON_BLOCKING = 1;
     static final int CAPTURE_MODE_THREAD_LOCAL = 1;
+    static final int FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 
     private final MethodHandle cuInit, cuDeviceGetCount, cuDeviceGet, cuDeviceGetName, cuDeviceGetAttribute,
             cuDeviceTotalMem, cuDriverGetVersion, cuDevicePrimaryCtxRetain, cuCtxSetCurrent, cuGetErrorName,
             cuGetErrorString, cuMemAlloc, cuMemFree, cuMemGetInfo, cuMemAllocHost, cuMemFreeHost, cuMemcpyHtoD,
             cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemcpyDtoDAsync, cuMemsetD8Async, cuStreamCreate,
-            cuStreamSynchronize, cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime, cuModuleLoadData,
-            cuModuleGetFunction, cuLaunchKernel, cuStreamBeginCapture, cuStreamEndCapture,
+            cuStreamSynchronize, cuEventCreate, cuEventDestroy, cuEventRecord, cuEventSynchronize, cuEventElapsedTime,
+            cuModuleLoadData, cuModuleGetFunction, cuFuncSetAttribute, cuLaunchKernel, cuLaunchKernelEx, cuStreamBeginCapture, cuStreamEndCapture,
             cuGraphInstantiate, cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy;
 
     private CudaDriver(SymbolLookup lib) {
@@ -58,13 +59,16 @@ final class CudaDriver {
         cuStreamCreate = fn(lib, "cuStreamCreate", ADDRESS, JAVA_INT);
         cuStreamSynchronize = fn(lib, "cuStreamSynchronize", JAVA_LONG);
         cuEventCreate = fn(lib, "cuEventCreate", ADDRESS, JAVA_INT);
+        cuEventDestroy = fn(lib, "cuEventDestroy_v2", JAVA_LONG);
         cuEventRecord = fn(lib, "cuEventRecord", JAVA_LONG, JAVA_LONG);
         cuEventSynchronize = fn(lib, "cuEventSynchronize", JAVA_LONG);
         cuEventElapsedTime = fn(lib, "cuEventElapsedTime_v2", ADDRESS, JAVA_LONG, JAVA_LONG);
         cuModuleLoadData = fn(lib, "cuModuleLoadData", ADDRESS, ADDRESS);
         cuModuleGetFunction = fn(lib, "cuModuleGetFunction", ADDRESS, JAVA_LONG, ADDRESS);
+        cuFuncSetAttribute = fn(lib, "cuFuncSetAttribute", JAVA_LONG, JAVA_INT, JAVA_INT);
         cuLaunchKernel = fn(lib, "cuLaunchKernel", JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS);
+        cuLaunchKernelEx = fn(lib, "cuLaunchKernelEx", ADDRESS, JAVA_LONG, ADDRESS, ADDRESS);
         cuStreamBeginCapture = fn(lib, "cuStreamBeginCapture_v2", JAVA_LONG, JAVA_INT);
         cuStreamEndCapture = fn(lib, "cuStreamEndCapture", JAVA_LONG, ADDRESS);
         cuGraphInstantiate = fn(lib, "cuGraphInstantiateWithFlags", ADDRESS, JAVA_LONG, JAVA_LONG);
@@ -272,6 +276,10 @@ final class CudaDriver {
         }
     }
 
+    void eventDestroy(long event) {
+        check("cuEventDestroy", () -> (int) cuEventDestroy.invokeExact(event));
+    }
+
     void eventRecord(long event, long stream) {
         check("cuEventRecord", () -> (int) cuEventRecord.invokeExact(event, stream));
     }
@@ -307,6 +315,12 @@ final class CudaDriver {
         }
     }
 
+    /** Lets a kernel use more than the default 48 KB of dynamic shared memory. */
+    void allowDynamicShared(long function, int bytes, String name) {
+        check("cuFuncSetAttribute(" + name + ", max dynamic shared memory " + bytes + ")",
+                () -> (int) cuFuncSetAttribute.invokeExact(function, FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes));
+    }
+
     /** Queues a kernel; {@code params} holds a pointer to each argument's value, as cuLaunchKernel wants. */
     void launch(long function, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes, long stream,
                 MemorySegment params, String name) {
@@ -315,6 +329,35 @@ final class CudaDriver {
         if (r != 0)
             throw new CudaException("cuLaunchKernel(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block " + bx + "x" + by + "x" + bz
                     + ", " + sharedBytes + " B shared): " + errorText(r));
+    }
+
+    /** CUlaunchConfig (56 bytes) with one CUlaunchAttribute (72 bytes) after it, reused launch after launch. */
+    private final MemorySegment launchConfig = Arena.global().allocate(56 + 72, 8);
+    private static final int ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+
+    /**
+     * Queues a kernel that may start before the kernel ahead of it on the stream has finished (programmatic
+     * dependent launch): it must execute griddepcontrol.wait before reading anything that kernel wrote.
+     */
+    void launchEarly(long function, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes, long stream,
+                     MemorySegment params, String name) {
+        MemorySegment c = launchConfig;
+        c.set(JAVA_INT, 0, gx);
+        c.set(JAVA_INT, 4, gy);
+        c.set(JAVA_INT, 8, gz);
+        c.set(JAVA_INT, 12, bx);
+        c.set(JAVA_INT, 16, by);
+        c.set(JAVA_INT, 20, bz);
+        c.set(JAVA_INT, 24, sharedBytes);
+        c.set(JAVA_LONG, 32, stream);
+        c.set(ADDRESS, 40, c.asSlice(56));
+        c.set(JAVA_INT, 48, 1);
+        c.set(JAVA_INT, 56, ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
+        c.set(JAVA_INT, 64, 1);  // programmaticStreamSerializationAllowed
+        int r = raw(() -> (int) cuLaunchKernelEx.invokeExact(c, function, params, MemorySegment.NULL));
+        if (r != 0)
+            throw new CudaException("cuLaunchKernelEx(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block " + bx + "x" + by + "x" + bz
+                    + ", " + sharedBytes + " B shared, programmatic dependent launch): " + errorText(r));
     }
 
     // ---- graphs (capture of the decode step: GPU speed, issue 5) --------------------------------------------

@@ -7,7 +7,8 @@ import java.lang.foreign.MemorySegment;
 /**
  * Mamba state of one layer in device memory for every slot: conv [slot][d_inner][d_conv - 1] (oldest input
  * first) and SSM [slot][d_inner][d_state], the export layout, so export and restore are plain copies. Room for
- * more slots is made by doubling (which moves the buffers: captured decode graphs notice and capture again).
+ * the planned slots is made up front; more are made by doubling (which moves the buffers: captured decode graphs
+ * notice and capture again).
  */
 final class CudaMambaState implements MambaState {
     private final Device device;
@@ -15,7 +16,7 @@ final class CudaMambaState implements MambaState {
     private long conv, ssm;
     private int capacity;
 
-    CudaMambaState(Device device, int dInner, int dConv, int dState) {
+    CudaMambaState(Device device, int dInner, int dConv, int dState, int slots) {
         if (dInner <= 0 || dConv < 1 || dState <= 0)
             throw new IllegalArgumentException("bad Mamba state shape: d_inner " + dInner + ", d_conv " + dConv + ", d_state " + dState);
         if (dState > 32) throw new IllegalArgumentException("the CUDA scan supports d_state up to 32, got " + dState);
@@ -23,6 +24,7 @@ final class CudaMambaState implements MambaState {
         this.dInner = dInner;
         this.dConv = dConv;
         this.dState = dState;
+        if (slots > 0) ensure(slots - 1);
     }
 
     long convBytes() {
@@ -97,7 +99,8 @@ final class CudaMambaState implements MambaState {
         device.upload(all.asSlice(convBytes(), ssmBytes()), ssm + slot * ssmBytes());
     }
 
-    void close() {
+    @Override
+    public void close() {
         if (capacity > 0) {
             device.free(conv);
             device.free(ssm);

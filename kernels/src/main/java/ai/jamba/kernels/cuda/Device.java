@@ -4,6 +4,7 @@ import ai.jamba.kernels.BackendUnavailableException;
 
 import java.lang.foreign.MemorySegment;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 
@@ -16,6 +17,8 @@ final class Device implements AutoCloseable {
     /** The oldest compute capability accepted (Ampere); the kernels are tuned for Hopper. */
     static final int MIN_CC_MAJOR = 8;
     private static final long STAGING_BYTES = 4 << 20, CUBLAS_WORKSPACE = 64L << 20;
+    /** Dynamic shared memory a kernel gets without asking (cuFuncSetAttribute). */
+    private static final int DEFAULT_SHARED = 48 << 10;
 
     final CudaDriver driver;
     final String name;
@@ -31,6 +34,12 @@ final class Device implements AutoCloseable {
     private long stagingUsed;
     private MemorySegment download;
     private final Map<String, long[]> scratch = new HashMap<>();
+    /** Dynamic shared memory each kernel has been allowed beyond the default. */
+    private final Map<Long, Integer> largeShared = new HashMap<>();
+    /** Decode steps as CUDA graphs (-Djamba.cuda.graphs=false turns them off). */
+    final StepGraphs graphs;
+    /** Non-null while launches are being timed one by one. */
+    private KernelTimer timer;
 
     private Device(CudaDriver driver, int ordinal, Consumer<String> log) {
         this.driver = driver;
@@ -48,6 +57,7 @@ final class Device implements AutoCloseable {
         this.cublas = Cublas.load(stream, cublasWorkspace, CUBLAS_WORKSPACE);
         this.staging = driver.mallocHost(STAGING_BYTES);
         this.download = driver.mallocHost(1 << 20);
+        this.graphs = new StepGraphs(driver, stream, !"false".equals(System.getProperty("jamba.cuda.graphs")));
     }
 
     /** Opens GPU {@code ordinal}; a machine without a usable GPU or CUDA libraries gets BackendUnavailableException. */
@@ -77,6 +87,11 @@ final class Device implements AutoCloseable {
         return driver.malloc(bytes, what);
     }
 
+    /** Free and total device memory, bytes. */
+    long[] memoryInfo() {
+        return driver.memoryInfo();
+    }
+
     /** Frees after the stream is idle: work queued earlier may still read the buffer. */
     void free(long ptr) {
         if (ptr == 0) return;
@@ -96,6 +111,12 @@ final class Device implements AutoCloseable {
         long ptr = alloc(size, "scratch for " + use);
         scratch.put(use, new long[]{ptr, size});
         return ptr;
+    }
+
+    /** Frees a scratch buffer that no step needs any more (staging used while loading). */
+    void dropScratch(String use) {
+        long[] b = scratch.remove(use);
+        if (b != null) free(b[0]);
     }
 
     // ---- transfers ------------------------------------------------------------------------------------------
@@ -140,6 +161,7 @@ final class Device implements AutoCloseable {
     void download(long src, MemorySegment dst) {
         long size = dst.byteSize();
         if (size == 0) return;
+        graphs.unrepeatable();
         if (download.byteSize() < size) {
             synchronize();
             driver.freeHost(download);
@@ -159,15 +181,26 @@ final class Device implements AutoCloseable {
     }
 
     void copy(long dst, long src, long bytes) {
+        graphs.flush();
         if (bytes > 0) driver.copyDeviceAsync(dst, src, bytes, stream);
     }
 
     void zero(long dst, long bytes) {
+        graphs.flush();
         if (bytes > 0) driver.zeroAsync(dst, bytes, stream);
     }
 
     void synchronize() {
+        graphs.flush();
         driver.synchronize(stream);
+    }
+
+    /** A cuBLAS product on our stream (a graph recording cannot see it). */
+    void gemm(int T, int N, int K, long w, int wType, long x, int xType, int ldx, long out, int ldo, boolean accumulate) {
+        graphs.unrepeatable();
+        if (timer != null) timer.before("cublasGemmEx");
+        cublas.gemm(T, N, K, w, wType, x, xType, ldx, out, ldo, accumulate);
+        if (timer != null) timer.after();
     }
 
     // ---- launches -------------------------------------------------------------------------------------------
@@ -178,8 +211,42 @@ final class Device implements AutoCloseable {
     }
 
     void launch(KernelCompiler.Kernel k, int gx, int gy, int gz, int block, int sharedBytes, KernelArgs a) {
+        launch(k, gx, gy, gz, block, sharedBytes, a, false);
+    }
+
+    /**
+     * A launch; {@code early}: the kernel may start while the one before it still runs (it waits, in the kernel,
+     * before reading what that one wrote: mma.cu), so its blocks are resident and its first weights on the way
+     * when the previous kernel ends. -Djamba.cuda.pdl=false launches every kernel plainly.
+     */
+    void launch(KernelCompiler.Kernel k, int gx, int gy, int gz, int block, int sharedBytes, KernelArgs a, boolean early) {
         if (gx == 0 || gy == 0 || gz == 0) return;
-        driver.launch(k.function(), gx, gy, gz, block, 1, 1, sharedBytes, stream, a.pointers(), k.name());
+        if (sharedBytes > DEFAULT_SHARED && largeShared.getOrDefault(k.function(), DEFAULT_SHARED) < sharedBytes) {
+            driver.allowDynamicShared(k.function(), sharedBytes, k.name());
+            largeShared.put(k.function(), sharedBytes);
+        }
+        early &= EARLY_LAUNCHES && ccMajor >= 9;
+        if (graphs.hold(k, gx, gy, gz, block, sharedBytes, early, a)) return;
+        if (timer != null) timer.before(k.name());
+        if (early) driver.launchEarly(k.function(), gx, gy, gz, block, 1, 1, sharedBytes, stream, a.pointers(), k.name());
+        else driver.launch(k.function(), gx, gy, gz, block, 1, 1, sharedBytes, stream, a.pointers(), k.name());
+        if (timer != null) timer.after();
+    }
+
+    private static final boolean EARLY_LAUNCHES = !"false".equals(System.getProperty("jamba.cuda.pdl"));
+
+    /** Runs {@code work} with each launch timed (graphs are not used meanwhile) and returns the time by kernel. */
+    List<KernelTimer.Share> timeKernels(Runnable work) {
+        synchronize();
+        timer = new KernelTimer(driver, stream);
+        graphs.pause(true);
+        try {
+            work.run();
+            return timer.shares();
+        } finally {
+            timer = null;
+            graphs.pause(false);
+        }
     }
 
     static int blocks(long n, int per) {
@@ -189,6 +256,7 @@ final class Device implements AutoCloseable {
     @Override
     public void close() {
         synchronize();
+        graphs.close();
         for (long[] b : scratch.values()) driver.free(b[0]);
         scratch.clear();
         cublas.close();

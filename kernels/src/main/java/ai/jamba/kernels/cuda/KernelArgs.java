@@ -16,6 +16,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 final class KernelArgs {
     private static final int MAX_ARGS = 32, VALUE_BYTES = 32 * 16;
     private final MemorySegment values, pointers;
+    private final int[] offsets = new int[MAX_ARGS];
     private int count, offset;
 
     KernelArgs() {
@@ -33,6 +34,7 @@ final class KernelArgs {
     private long slot(int bytes) {
         if (count == MAX_ARGS || offset + bytes > VALUE_BYTES) throw new IllegalStateException("too many kernel arguments");
         long at = offset;
+        offsets[count] = offset;
         pointers.setAtIndex(ADDRESS, count++, values.asSlice(at, bytes));
         offset += (bytes + 7) & ~7;
         return at;
@@ -72,4 +74,22 @@ final class KernelArgs {
     MemorySegment pointers() {
         return pointers;
     }
+
+    /** A copy of the arguments as they are now, which stays valid after this buffer is reused (recorded launches). */
+    Frozen freeze() {
+        Arena arena = Arena.ofAuto();
+        MemorySegment v = arena.allocate(Math.max(offset, 8), 16);
+        v.copyFrom(values.asSlice(0, offset));
+        MemorySegment p = arena.allocate(ADDRESS, Math.max(count, 1));
+        for (int i = 0; i < count; i++) p.setAtIndex(ADDRESS, i, v.asSlice(offsets[i]));
+        return new Frozen(v.asSlice(0, offset), p);
+    }
+
+    /** Whether the arguments now are, byte for byte, those of a frozen copy. */
+    boolean same(Frozen f) {
+        return f.values().byteSize() == offset && values.asSlice(0, offset).mismatch(f.values()) == -1;
+    }
+
+    /** Argument values and the pointers to them, as cuLaunchKernel takes them. */
+    record Frozen(MemorySegment values, MemorySegment pointers) {}
 }

@@ -17,6 +17,8 @@ __device__ __forceinline__ int imax(int a, int b) { return a > b ? a : b; }
 #define DT_F32 0
 #define DT_BF16 1
 #define DT_F16 2
+// int8 with a float scale per output row (ExpertsInt8); only the tensor-core products and the expert kernels read it.
+#define DT_I8 3
 
 __device__ __forceinline__ float bf16_to_f32(u16 h) { return __uint_as_float(((u32)h) << 16); }
 
@@ -32,6 +34,21 @@ __device__ __forceinline__ u16 f32_to_bf16(float f) {
     if ((u & 0x7fffffffu) > 0x7f800000u) return (u16)((u >> 16) | 0x40);
     u += 0x7fffu + ((u >> 16) & 1u);
     return (u16)(u >> 16);
+}
+
+// Two floats as one word of bf16 pairs: a in the low half (the lower k), b in the high half.
+__device__ __forceinline__ u32 bf16x2_rn(float a, float b) {
+    u32 r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(b), "f"(a));
+    return r;
+}
+
+// float32 activations meet bf16 weights on the tensor cores as x = hi + lo, both bf16 (16 significant bits of x;
+// the rest, below 2^-17 |x|, is dropped). Every product path (split_bf16 before cuBLAS, the mma kernels) splits
+// with this one definition, so they differ only in the order they add the same products.
+__device__ __forceinline__ void split_pair(float a, float b, u32& hi, u32& lo) {
+    hi = bf16x2_rn(a, b);
+    lo = bf16x2_rn(a - __uint_as_float(hi << 16), b - __uint_as_float(hi & 0xffff0000u));
 }
 
 // Element i of a weight of type dt, widened to float.
@@ -66,6 +83,22 @@ __device__ __forceinline__ float block_sum(float v, float* scratch) {
     __syncthreads();
     float t = lane < warps ? scratch[lane] : 0.0f;
     return warp_sum(t);
+}
+
+// Programmatic dependent launch (Hopper): a kernel launched "early" may start while the kernel before it on the
+// stream still runs. pdl_trigger lets the next kernel's blocks start (they still wait before reading our output);
+// pdl_wait, in an early kernel, waits until the kernel before it has finished and its writes are visible. Both are
+// no-ops for kernels launched plainly, and compile to nothing before sm_90.
+__device__ __forceinline__ void pdl_trigger() {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void pdl_wait() {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
 }
 
 // Which rows of a step belong to which sequence (ai.jamba.kernels.Batch, on the device):

@@ -30,12 +30,14 @@ __device__ __forceinline__ void norm_row(float* x, const float* delta, const voi
 
 // out[t] = rmsnorm(x[t]) * w; out may be x. grid (T), block 256.
 extern "C" __global__ void rms_norm(float* x, int ldx, const void* w, int dt, float eps, float* out, int ldo, int cols) {
+    pdl_trigger();
     norm_row(x + (long long)blockIdx.x * ldx, nullptr, w, dt, eps, out + (long long)blockIdx.x * ldo, cols);
 }
 
 // residual[t] += delta[t]; out[t] = rmsnorm(residual[t]) * w. grid (T), block 256.
 extern "C" __global__ void add_rms_norm(float* residual, int ldr, const float* delta, int ldd, const void* w, int dt,
                                         float eps, float* out, int ldo, int cols) {
+    pdl_trigger();
     long long t = blockIdx.x;
     norm_row(residual + t * ldr, delta + t * ldd, w, dt, eps, out + t * ldo, cols);
 }
@@ -53,24 +55,61 @@ extern "C" __global__ void gather_rows(const float* x, int ldx, const int* rows,
     for (int c = threadIdx.x; c < cols; c += blockDim.x) d[c] = s[c];
 }
 
-// For the tensor-core matmul with bf16 weights: x = hi + lo + O(2^-17 |x|), hi and lo bf16, written as
+// For the cuBLAS products with bf16 weights: x = hi + lo as split_pair (common.cuh) defines it, written as
 // [2, T, cols] (hi rows, then lo rows) so that W · x = W · hi + W · lo is two bf16 products with float32
-// accumulation, close to float32 activations. With `rows` (the MoE path), row i comes from x[rows[i]].
-// grid (ceil(cols / 256), T).
+// accumulation. With `rows` (the MoE path), row i comes from x[rows[i]]. grid (ceil(cols / 256), T).
 extern "C" __global__ void split_bf16(const float* x, int ldx, const int* rows, u16* out, int T, int cols) {
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= cols) return;
     long long t = blockIdx.y, src = rows ? rows[t] : t;
-    float v = x[src * ldx + c];
-    u16 hi = f32_to_bf16(v);
-    out[t * cols + c] = hi;
-    out[((long long)T + t) * cols + c] = f32_to_bf16(v - bf16_to_f32(hi));
+    u32 hi, lo;
+    split_pair(x[src * ldx + c], 0.0f, hi, lo);
+    out[t * cols + c] = (u16)hi;
+    out[((long long)T + t) * cols + c] = (u16)lo;
 }
 
 // out[t, n] = bias[n], the starting value of a product accumulated on top (beta = 1). grid (ceil(N / 256), T).
 extern "C" __global__ void fill_rows(float* out, int ldo, const void* bias, int dt, int N) {
     int n = blockIdx.x * blockDim.x + threadIdx.x;
     if (n < N) out[(long long)blockIdx.y * ldo + n] = load_weight(bias, n, dt);
+}
+
+// out[t, n] *= scale[n]: the row scales of int8 weights, after a product with their integer values.
+// grid (ceil(N / 256), T).
+extern "C" __global__ void scale_cols(float* out, int ldo, const float* scale, int N) {
+    int n = blockIdx.x * blockDim.x + threadIdx.x;
+    if (n < N) out[(long long)blockIdx.y * ldo + n] *= scale[n];
+}
+
+// ExpertsInt8, one row of a weight per block: scale = max|w| / 127, q = clamp(round(w / scale), ±127), rounding
+// half away from zero toward +inf as Java's Math.round does, so the CPU backend's quantisation gives the same
+// bytes. w [rows, cols] of type dt; q [rows, cols] int8; scale [rows]. grid (rows), block 256.
+extern "C" __global__ void quantize_rows(const void* w, int dt, signed char* q, float* scale, int cols) {
+    __shared__ float red[32];
+    long long row = (long long)blockIdx.x * cols;
+    float m = 0.0f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) m = fmaxf(m, fabsf(load_weight(w, row + c, dt)));
+    m = warp_max(m);
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = m;
+    __syncthreads();
+    m = 0.0f;
+    for (int i = 0; i < (int)(blockDim.x >> 5); i++) m = fmaxf(m, red[i]);
+    float s = m / 127.0f;
+    if (threadIdx.x == 0) scale[blockIdx.x] = s;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        float v = s == 0.0f ? 0.0f : load_weight(w, row + c, dt) / s;
+        float f = floorf(v);
+        float r = v - f >= 0.5f ? f + 1.0f : f;
+        q[row + c] = (signed char)fminf(127.0f, fmaxf(-127.0f, r));
+    }
+}
+
+// The integer values of int8 weights as bf16 (exact), for the cuBLAS products of long prefill chunks; the row
+// scales are applied to the product (scale_cols). grid-stride over n elements.
+extern "C" __global__ void dequantize_i8(const signed char* q, u16* out, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        out[i] = (u16)(__float_as_uint((float)q[i]) >> 16);
 }
 
 // g[t, i] = silu(g[t, i]) * u[t, i]. grid (ceil(cols / 256), T).

@@ -41,6 +41,7 @@ extern "C" __global__ void conv1d(BatchDesc batch, const float* conv_state, cons
 // After conv1d: each slot keeps the last KEEP inputs of its sequence (old state, then this step's rows).
 // grid (ceil(d_inner / 256), sequences).
 extern "C" __global__ void conv_state(BatchDesc batch, float* conv_state, const float* x, int ldx, int d_inner) {
+    pdl_trigger();
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= d_inner || KEEP == 0) return;
     int seq = blockIdx.y, start = batch.seq_start[seq], count = batch.seq_count[seq];
@@ -65,6 +66,7 @@ extern "C" __global__ void selective_scan(BatchDesc batch, float* ssm_state, con
                                           int lddt, const void* a_log, int a_dt, const float* B, int ldb, const float* C,
                                           int ldc, const void* d_skip, int d_dt, const float* z, int ldz, float* out,
                                           int ldo, int d_inner) {
+    pdl_trigger();
     int lane_state = threadIdx.x % STATE_LANES;
     int c = (blockIdx.x * blockDim.x + threadIdx.x) / STATE_LANES;
     bool live = c < d_inner && lane_state < D_STATE;

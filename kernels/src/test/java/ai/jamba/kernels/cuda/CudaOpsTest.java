@@ -163,6 +163,8 @@ class CudaOpsTest {
     @CsvSource({
             "1, 200, 77, BF16, false", "1, 4096, 333, BF16, true", "3, 1000, 4097, BF16, false", "8, 14336, 96, BF16, false",
             "9, 517, 129, BF16, true", "37, 96, 320, BF16, false", "3000, 300, 130, BF16, true",
+            "16, 4096, 300, BF16, false", "33, 8192, 288, BF16, false", "64, 96, 7, BF16, true", "64, 7, 192, BF16, false",
+            "65, 4096, 1024, BF16, true",
             "1, 63, 65, F32, true", "7, 1025, 31, F32, false", "3000, 64, 100, F32, false",
             "1, 100, 50, F16, false", "19, 200, 70, F16, true"})
     void matmul(int rows, int in, int out, DType dt, boolean bias) {
@@ -173,6 +175,36 @@ class CudaOpsTest {
         cuda.matmul(x.cuda, w.cuda, b.cuda, y.cuda);
         cpu.matmul(x.cpu, w.cpu, b.cpu, y.cpu);
         assertClose("matmul " + rows + "x" + in + " -> " + out + " " + dt + (bias ? " +bias" : ""), y, TOLERANCE);
+    }
+
+    /**
+     * bf16 products of up to 64 rows run on the tensor cores with one accumulation chain per element: a row gets
+     * the same bits alone, in a batch of 8, 17 or 64, or as a view into another batch. Shapes cover k-slices
+     * (few outputs, long K), an unaligned K and a bias.
+     */
+    @ParameterizedTest(name = "{0} -> {1}, bias {2}")
+    @CsvSource({"4096, 300, false", "8192, 288, true", "200, 77, true", "7, 40, false", "14336, 64, false"})
+    void tensorCoreProductsGiveARowTheSameBitsInEveryBatch(int in, int out, boolean bias) {
+        requireCuda();
+        Weight w = cuda.weight(tensor("w", DType.BF16, 0.05f, out, in));
+        Weight b = bias ? cuda.weight(tensor("b", DType.BF16, 0.5f, out)) : null;
+        float[] xs = randoms(64 * in, 1f);
+        Mat x = cuda.allocate(64, in), all = cuda.allocate(64, out);
+        cuda.upload(xs, x);
+        cuda.matmul(x, w, b, all);
+        float[] ref = host(cuda, all);
+        for (int[] range : new int[][]{{0, 1}, {5, 6}, {0, 8}, {3, 20}, {40, 64}, {63, 64}}) {
+            int n = range[1] - range[0];
+            Mat part = cuda.allocate(n, out);
+            cuda.matmul(x.rows(range[0], range[1]), w, b, part);
+            float[] got = host(cuda, part);
+            assertArrayEquals(java.util.Arrays.copyOfRange(ref, range[0] * out, range[1] * out), got,
+                    "rows " + range[0] + ".." + range[1] + " alone vs in the batch of 64");
+            cuda.free(part);
+        }
+        cuda.free(x);
+        cuda.free(all);
+        System.out.printf("  %-64s bit-identical%n", "product " + in + " -> " + out + " in 6 batchings");
     }
 
     @Test
@@ -239,7 +271,7 @@ class CudaOpsTest {
     @CsvSource({"200, 4, 16", "90, 3, 12", "8192, 4, 16"})
     void convAndScanOverBatchesAtDifferentPositions(int dInner, int dConv, int dState) {
         requireCuda();
-        MambaState sg = cuda.mambaState(dInner, dConv, dState), sc = cpu.mambaState(dInner, dConv, dState);
+        MambaState sg = cuda.mambaState(dInner, dConv, dState, 2), sc = cpu.mambaState(dInner, dConv, dState, 2);
         Pair w = weight(tensor("conv", DType.BF16, 0.5f, dInner, 1, dConv)), bias = weight(tensor("convb", DType.BF16, 0.5f, dInner));
         Pair aLog = weight(tensor("A_log", DType.F32, 1f, dInner, dState)), d = weight(tensor("D", DType.F32, 1f, dInner));
         boolean big = dInner > 1000;
@@ -271,11 +303,11 @@ class CudaOpsTest {
 
     // ---- attention ----------------------------------------------------------------------------------------
 
-    @ParameterizedTest(name = "{0} heads / {1} KV heads of {2}")
-    @CsvSource({"4, 2, 16", "6, 3, 36", "32, 8, 128"})
-    void attentionPrefillThenDecodeAtDifferentPositions(int heads, int kvHeads, int headDim) {
+    @ParameterizedTest(name = "{0} heads / {1} KV heads of {2}, {3} cache")
+    @CsvSource({"4, 2, 16, F32", "6, 3, 36, F32", "32, 8, 128, F32", "6, 3, 36, BF16", "32, 8, 128, BF16"})
+    void attentionPrefillThenDecodeAtDifferentPositions(int heads, int kvHeads, int headDim, DType dtype) {
         requireCuda();
-        KvCache cg = cuda.kvCache(kvHeads, headDim), cc = cpu.kvCache(kvHeads, headDim);
+        KvCache cg = cuda.kvCache(kvHeads, headDim, dtype, 0), cc = cpu.kvCache(kvHeads, headDim, dtype, 0);
         boolean big = headDim == 128;
         int[] slots = {1, 0, 3};
         // prefill (tiled kernel), a short chunk (per-row kernel), then decode steps of the three together
@@ -291,7 +323,7 @@ class CudaOpsTest {
             Mats out = zeros(rows, heads * headDim);
             cuda.attention(cg, batch, q.cuda, k.cuda, v.cuda, out.cuda);
             cpu.attention(cc, batch, q.cpu, k.cpu, v.cpu, out.cpu);
-            assertClose("attention step " + step + " (" + rows + " rows) " + heads + "/" + kvHeads + "x" + headDim, out, 1e-4);
+            assertClose("attention step " + step + " (" + rows + " rows) " + heads + "/" + kvHeads + "x" + headDim + " " + dtype, out, 1e-4);
             for (int s : slots) assertEquals(cc.length(s), cg.length(s), "cached tokens of slot " + s);
         }
         assertArrayEquals(cc.export(3), cg.export(3), "the cache holds exactly the appended k and v");
@@ -352,6 +384,85 @@ class CudaOpsTest {
             cpu.moe(x.cpu, ec, out.cpu);
             assertClose("moe 16 experts top-2, " + rows + " rows", out, TOLERANCE);
         }
+    }
+
+    /** int8 experts are quantised on the device exactly as the CPU backend quantises them, then computed alike. */
+    @Test
+    void int8ExpertsOnTheDeviceQuantiseAsTheCpuDoes() {
+        requireCuda();
+        int hidden = 256, inter = 320, experts = 16;
+        HostTensor router = tensor("router", DType.BF16, 0.1f, experts, hidden);
+        List<HostTensor> gs = new ArrayList<>(), us = new ArrayList<>(), ds = new ArrayList<>();
+        for (int e = 0; e < experts; e++) {
+            gs.add(tensor("g" + e, DType.BF16, 0.07f, inter, hidden));
+            us.add(tensor("u" + e, DType.BF16, 0.07f, inter, hidden));
+            ds.add(tensor("d" + e, DType.BF16, 0.05f, hidden, inter));
+        }
+        Experts eg = cuda.experts(router, gs, us, ds, 2, true), ec = cpu.experts(router, gs, us, ds, 2, true);
+        for (int rows : new int[]{1, 8, 64, 65, 700}) {
+            Mats x = mats(rows, hidden, 1f), out = zeros(rows, hidden);
+            cuda.moe(x.cuda, eg, out.cuda);
+            cpu.moe(x.cpu, ec, out.cpu);
+            assertClose("moe int8 experts 16 top-2, " + rows + " rows", out, TOLERANCE);
+        }
+    }
+
+    // ---- state memory ---------------------------------------------------------------------------------------
+
+    @Test
+    void aBoundedKvCacheRefusesWhatItCannotHoldAndKeepsServing() {
+        requireCuda();
+        for (Backend b : new Backend[]{cuda, cpu}) {
+            KvCache kv = b.kvCache(2, 16, DType.BF16, 192);  // three blocks of 64 positions
+            kv.reserve(0, 100);
+            kv.reserve(1, 20);
+            ai.jamba.kernels.CapacityException e = assertThrows(ai.jamba.kernels.CapacityException.class, () -> kv.reserve(1, 70));
+            System.out.println("  " + b.name() + ": " + e.getMessage());
+            assertTrue(e.getMessage().startsWith("the KV cache is full"), e.getMessage());
+            kv.reset(0);
+            kv.reserve(1, 128);
+            kv.close();
+        }
+    }
+
+    // ---- graphs and timing --------------------------------------------------------------------------------
+
+    /** A repeating step replays its graph with each step's own inputs, and computes what the plain ops compute. */
+    @Test
+    void repeatingStepsReplayTheirGraphWithNewInputs() {
+        requireCuda();
+        CudaBackend c = (CudaBackend) cuda;
+        Weight w = cuda.weight(tensor("w", DType.BF16, 0.05f, 300, 512));
+        Weight norm = cuda.weight(tensor("norm", DType.F32, 1f, 300));
+        Mat x = cuda.allocate(3, 512), y = cuda.allocate(3, 300), plain = cuda.allocate(3, 300);
+        int before = c.decodeGraphs();
+        for (int step = 0; step < 5; step++) {
+            float[] xs = randoms(3 * 512, 1f);
+            cuda.upload(xs, x);
+            cuda.matmul(x, w, null, plain);
+            cuda.rmsNorm(plain, norm, 1e-6f, plain);
+            float[] want = host(cuda, plain);
+            c.repeatingStep(-7, () -> {
+                cuda.upload(xs, x);
+                cuda.matmul(x, w, null, y);
+                cuda.rmsNorm(y, norm, 1e-6f, y);
+                return null;
+            });
+            assertArrayEquals(want, host(cuda, y), "step " + step + " (the first records, the others replay)");
+        }
+        assertEquals(before + 1, c.decodeGraphs(), "one graph for the step's shape");
+    }
+
+    @Test
+    void kernelTimesNameTheKernelsOfTheWork() {
+        requireCuda();
+        CudaBackend c = (CudaBackend) cuda;
+        Weight w = cuda.weight(tensor("w", DType.BF16, 0.05f, 4096, 4096));
+        Mat x = cuda.allocate(1, 4096), y = cuda.allocate(1, 4096);
+        var shares = c.kernelTimes(() -> cuda.matmul(x, w, null, y));
+        System.out.println("  " + shares);
+        assertEquals("mma_bf16_1", shares.get(0).kernel());
+        assertTrue(shares.get(0).millis() > 0);
     }
 
     // ---- sampling -----------------------------------------------------------------------------------------
