@@ -20,13 +20,18 @@ class SequenceMemoryTest {
     @Test
     void jamba15MiniKeepsSeventeenMegabytesOfMambaStateAndThirtyTwoKilobytesOfKvPerToken() {
         try (CpuBackend backend = new CpuBackend(1)) {
-            StatePool pool = new StatePool(MINI, backend); // slots are made on first use: nothing is allocated here
+            StatePool pool = new StatePool(MINI, backend, StatePool.Sizing.UNBOUNDED); // slots come on first use: nothing is allocated here
             int mambaLayers = 28, attentionLayers = 4, dInner = 8192;
             assertEquals(mambaLayers * 4L * dInner * (3 + 16), pool.mambaBytesPerSequence()); // conv (d_conv - 1) + SSM (d_state)
             assertEquals(17_432_576L, pool.mambaBytesPerSequence());
             assertEquals(32_768L, pool.kvBytesPerToken()); // float32 K and V, 8 KV heads of 128, 4 attention layers
             long transformerKvPerToken = 32 * 2 * 4L * 8 * 128; // every one of 32 layers attending, same heads
             assertEquals(8, transformerKvPerToken / pool.kvBytesPerToken());
+
+            // with K/V kept in bf16 (the paper's setting): 16 KiB a token, 4 GiB at 256K tokens (Table 1)
+            StatePool bf16 = new StatePool(MINI, backend, new StatePool.Sizing(0, 0, ai.jamba.kernels.DType.BF16));
+            assertEquals(16_384L, bf16.kvBytesPerToken());
+            assertEquals(4L << 30, bf16.kvBytesPerToken() * 262_144);
         }
     }
 }
