@@ -1,7 +1,9 @@
 package ai.jamba.engine.model;
 
 import ai.jamba.engine.checkpoint.Checkpoint;
+import ai.jamba.engine.checkpoint.CheckpointException;
 import ai.jamba.engine.checkpoint.JambaConfig;
+import ai.jamba.engine.checkpoint.TensorSource;
 import ai.jamba.kernels.Backend;
 import ai.jamba.kernels.Batch;
 import ai.jamba.kernels.Experts;
@@ -49,19 +51,24 @@ public final class JambaModel implements AutoCloseable {
 
     private final JambaConfig config;
     private final Backend backend;
-    private final Checkpoint checkpoint;
+    private final TensorSource source;
     private final Weight embedTokens, finalNorm, lmHead;
     private final Layer[] layers;
+    /** Every resident weight outside the MoE blocks, and the parameter count of all tensors loaded. */
+    private final List<Weight> weights;
+    private final long parameters;
 
-    private JambaModel(JambaConfig config, Backend backend, Checkpoint checkpoint, Weight embedTokens,
-                       Weight finalNorm, Weight lmHead, Layer[] layers) {
+    private JambaModel(JambaConfig config, Backend backend, TensorSource source, Weight embedTokens,
+                       Weight finalNorm, Weight lmHead, Layer[] layers, Loader loaded) {
         this.config = config;
         this.backend = backend;
-        this.checkpoint = checkpoint;
+        this.source = source;
         this.embedTokens = embedTokens;
         this.finalNorm = finalNorm;
         this.lmHead = lmHead;
         this.layers = layers;
+        this.weights = List.copyOf(loaded.weights);
+        this.parameters = loaded.parameters;
     }
 
     public JambaConfig config() {
@@ -74,17 +81,33 @@ public final class JambaModel implements AutoCloseable {
 
     /** Bytes of weights resident in the backend. */
     public long weightBytes() {
-        long b = embedTokens.bytes() + finalNorm.bytes() + (lmHead == embedTokens ? 0 : lmHead.bytes());
-        for (Layer l : layers) {
-            b += l.inputNorm.bytes() + l.preFfNorm.bytes();
-            if (l.mamba != null) for (Weight w : List.of(l.mamba.inProj, l.mamba.conv, l.mamba.xProj, l.mamba.dtNorm,
-                    l.mamba.bNorm, l.mamba.cNorm, l.mamba.dtProj, l.mamba.dtProjBias, l.mamba.aLog, l.mamba.d, l.mamba.outProj))
-                b += w.bytes();
-            if (l.attention != null) b += l.attention.q.bytes() + l.attention.k.bytes() + l.attention.v.bytes() + l.attention.o.bytes();
-            if (l.mlp != null) b += l.mlp.gate.bytes() + l.mlp.up.bytes() + l.mlp.down.bytes();
-            if (l.moe != null) b += l.moe.bytes();
-        }
+        long b = 0;
+        for (Weight w : weights) b += w.bytes();
+        for (Layer l : layers) if (l.moe != null) b += l.moe.bytes();
         return b;
+    }
+
+    /** Parameters of the checkpoint (every tensor loaded). */
+    public long parameters() {
+        return parameters;
+    }
+
+    /**
+     * Bytes of weights one decoded token reads: everything resident but the embedding table (one row of it), and
+     * of each MoE block only the share of its top-k experts (routing spreads tokens evenly, on average).
+     */
+    public long weightBytesPerToken() {
+        long b = weightBytes() - embedTokens.bytes() + embedTokens.bytes() / embedTokens.rows();
+        for (Layer l : layers) if (l.moe != null) b -= l.moe.bytes() * (l.moe.numExperts() - l.moe.topK()) / l.moe.numExperts();
+        return b;
+    }
+
+    /** Parameters one token is multiplied with, as {@link #weightBytesPerToken} counts them: 2 flops each. */
+    public long parametersPerToken() {
+        long expert = 3L * config.intermediateSize() * config.hiddenSize();
+        long p = parameters - embedTokens.rows() * (long) embedTokens.cols() + embedTokens.cols();
+        for (Layer l : layers) if (l.moe != null) p -= expert * (l.moe.numExperts() - l.moe.topK());
+        return p;
     }
 
     // ---- loading ------------------------------------------------------------------------------------------
@@ -112,16 +135,16 @@ public final class JambaModel implements AutoCloseable {
         }
     }
 
-    /** Loads from an open checkpoint, which the model then owns (and closes). */
-    public static JambaModel load(Checkpoint ckpt, Backend backend, LoadOptions options, Progress progress) {
-        JambaConfig c = ckpt.config();
+    /** Loads from an open tensor source (a checkpoint, weights made in memory), which the model then owns (and closes). */
+    public static JambaModel load(TensorSource source, Backend backend, LoadOptions options, Progress progress) {
+        JambaConfig c = source.config();
         long hidden = c.hiddenSize(), vocab = c.vocabSize(), dInner = c.dInner(), inter = c.intermediateSize();
-        Loader w = new Loader(ckpt, backend);
+        Loader w = new Loader(source, backend);
         Weight embed = w.get("model.embed_tokens.weight", vocab, hidden);
         Weight head;
-        if (ckpt.contains("lm_head.weight")) head = w.get("lm_head.weight", vocab, hidden);
+        if (source.contains("lm_head.weight")) head = w.get("lm_head.weight", vocab, hidden);
         else if (c.tieWordEmbeddings()) head = embed;
-        else throw new ai.jamba.engine.checkpoint.CheckpointException(ckpt.dir() + ": missing tensor lm_head.weight (and tie_word_embeddings is false)");
+        else throw new CheckpointException(source.origin() + ": missing tensor lm_head.weight (and tie_word_embeddings is false)");
         Weight finalNorm = w.get("model.final_layernorm.weight", hidden);
 
         Layer[] layers = new Layer[c.numHiddenLayers()];
@@ -162,11 +185,11 @@ public final class JambaModel implements AutoCloseable {
                 List<HostTensor> gate = new ArrayList<>(), up = new ArrayList<>(), down = new ArrayList<>();
                 for (int e = 0; e < c.numExperts(); e++) {
                     String x = f + "experts." + e + ".";
-                    gate.add(ckpt.tensor(x + "gate_proj.weight", inter, hidden));
-                    up.add(ckpt.tensor(x + "up_proj.weight", inter, hidden));
-                    down.add(ckpt.tensor(x + "down_proj.weight", hidden, inter));
+                    gate.add(w.tensor(x + "gate_proj.weight", inter, hidden));
+                    up.add(w.tensor(x + "up_proj.weight", inter, hidden));
+                    down.add(w.tensor(x + "down_proj.weight", hidden, inter));
                 }
-                moe = backend.experts(ckpt.tensor(f + "router.weight", c.numExperts(), hidden), gate, up, down,
+                moe = backend.experts(w.tensor(f + "router.weight", c.numExperts(), hidden), gate, up, down,
                         c.numExpertsPerTok(), options.int8Experts());
             } else {
                 mlp = new MlpWeights(
@@ -178,13 +201,32 @@ public final class JambaModel implements AutoCloseable {
                     mamba, attention, mlp, moe);
             progress.layerLoaded(i + 1, layers.length);
         }
-        return new JambaModel(c, backend, ckpt, embed, finalNorm, head, layers);
+        return new JambaModel(c, backend, source, embed, finalNorm, head, layers, w);
     }
 
-    /** Fetches tensors with the shapes the config implies and makes them resident. */
-    private record Loader(Checkpoint ckpt, Backend backend) {
+    /** Fetches tensors with the shapes the config implies, makes them resident, and counts what it loaded. */
+    private static final class Loader {
+        final TensorSource source;
+        final Backend backend;
+        final List<Weight> weights = new ArrayList<>();
+        long parameters;
+
+        Loader(TensorSource source, Backend backend) {
+            this.source = source;
+            this.backend = backend;
+        }
+
+        /** A tensor left on the host (MoE blocks go to the backend whole). */
+        HostTensor tensor(String name, long... shape) {
+            HostTensor t = source.tensor(name, shape);
+            parameters += t.elements();
+            return t;
+        }
+
         Weight get(String name, long... shape) {
-            return backend.weight(ckpt.tensor(name, shape));
+            Weight w = backend.weight(tensor(name, shape));
+            weights.add(w);
+            return w;
         }
     }
 
@@ -341,6 +383,6 @@ public final class JambaModel implements AutoCloseable {
 
     @Override
     public void close() {
-        checkpoint.close();
+        source.close();
     }
 }
