@@ -35,7 +35,7 @@ final class Attention {
             }
             firstItem[i + 1] = firstItem[i] + heads * count;
         }
-        pool.forRange(firstItem[n], 1, (i0, i1) -> {
+        pool.forRange(firstItem[n], 2L * headDim * (past[n - 1] + batch.rowCount()[n - 1]), (i0, i1) -> {
             int seq = 0;
             for (int item = i0; item < i1; item++) {
                 while (item >= firstItem[seq + 1]) seq++;

@@ -18,7 +18,7 @@ final class CausalConv1d {
         for (int i = 0; i < batch.sequences(); i++) {
             int start = batch.rowStart()[i], count = batch.rowCount()[i];
             float[] st = state.conv(batch.slots()[i]);
-            pool.forRange(dInner, 64, (c0, c1) -> {
+            pool.forRange(dInner, (long) count * dConv, (c0, c1) -> {
                 float[] window = new float[keep + count];
                 for (int c = c0; c < c1; c++) {
                     System.arraycopy(st, c * keep, window, 0, keep);

@@ -111,7 +111,7 @@ public final class CpuBackend implements Backend {
         float[] w = CpuWeight.of(weight).floats();
         int cols = xm.cols;
         if (w.length != cols) throw new IllegalArgumentException(weight.name() + " has " + w.length + " elements for rows of " + cols);
-        pool.forRange(xm.rows, Math.max(1, 4096 / cols), (r0, r1) -> {
+        pool.forRange(xm.rows, cols, (r0, r1) -> {
             for (int r = r0; r < r1; r++) normRow(xm.data, xm.at(r), w, eps, cols, om.data, om.at(r));
         });
     }
@@ -121,7 +121,7 @@ public final class CpuBackend implements Backend {
         CpuMat rm = CpuMat.of(residual), dm = CpuMat.of(delta), om = CpuMat.of(out);
         float[] w = CpuWeight.of(weight).floats();
         int cols = rm.cols;
-        pool.forRange(rm.rows, Math.max(1, 4096 / cols), (r0, r1) -> {
+        pool.forRange(rm.rows, cols, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 addRow(rm.data, rm.at(r), dm.data, dm.at(r), cols);
                 normRow(rm.data, rm.at(r), w, eps, cols, om.data, om.at(r));
@@ -155,7 +155,7 @@ public final class CpuBackend implements Backend {
     public void add(Mat acc, Mat x) {
         CpuMat a = CpuMat.of(acc), b = CpuMat.of(x);
         if (a.rows != b.rows || a.cols != b.cols) throw new IllegalArgumentException("add: " + a + " += " + b);
-        pool.forRange(a.rows, Math.max(1, 4096 / a.cols), (r0, r1) -> {
+        pool.forRange(a.rows, a.cols, (r0, r1) -> {
             for (int r = r0; r < r1; r++) addRow(a.data, a.at(r), b.data, b.at(r), a.cols);
         });
     }
@@ -189,7 +189,7 @@ public final class CpuBackend implements Backend {
         CpuMat g = CpuMat.of(allocate(xm.rows, inter)), u = CpuMat.of(allocate(xm.rows, inter));
         matmul(xm, gate, null, g);
         matmul(xm, up, null, u);
-        pool.forRange(xm.rows, Math.max(1, 4096 / inter), (r0, r1) -> {
+        pool.forRange(xm.rows, inter, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int at = r * inter;
                 for (int i = 0; i < inter; i++) g.data[at + i] = Simd.silu(g.data[at + i]) * u.data[at + i];

@@ -2,19 +2,25 @@ package ai.jamba.kernels.cpu;
 
 import jdk.incubator.vector.FloatVector;
 
-import java.lang.foreign.MemorySegment;
-
 /**
  * out[t, n] = Σ_k x[t, k] · w[n, k] (+ bias[n]), with w in its checkpoint dtype widened to float32 in registers.
- * Work is split over output features n, so each weight row is read from memory once per call and reused from
- * cache for every token row: a decode batch costs one pass over the weights. Each dot product accumulates in
- * the same order whatever the number of rows, so a row's result does not depend on its batch.
+ *
+ * <p>Threads split the weight rows, so every weight byte is read from memory once per call whatever the number of
+ * token rows: a decode batch costs one pass over the weights. Within a thread, a panel of weight rows small
+ * enough to stay in L2 meets every token row before the next panel is read, four token rows against four weight
+ * rows at a time in registers (16 accumulators: each widened weight vector feeds four FMAs, each token vector
+ * four). A lone token row takes a one-row tile instead of wasting three quarters of one.
+ *
+ * <p>Every output is one dot product accumulated the same way in every tile — lane by lane along k, then
+ * {@link Simd#sum}, then the tail — so a row's result does not depend on which rows share its call.
  */
 final class MatMul {
     private MatMul() {}
 
-    /** Token rows dotted against one weight row at a time. */
-    private static final int TILE = 4;
+    /** The register tile: token rows by weight rows. */
+    static final int TILE_ROWS = 4, TILE_COLS = 4;
+    /** Bytes of weight rows worked on while they are hot in the core's L2 (1 MiB on Zen 4, shared with x). */
+    private static final int PANEL_BYTES = 256 << 10;
 
     static void run(Parallel pool, CpuMat x, CpuWeight w, CpuWeight bias, CpuMat out) {
         int n = w.rows, k = w.cols, t = x.rows;
@@ -22,71 +28,103 @@ final class MatMul {
         if (out.cols != n || out.rows != t)
             throw new IllegalArgumentException(w.name + ": output is " + out.rows + " x " + out.cols + ", expected " + t + " x " + n);
         float[] b = bias == null ? null : bias.floats();
-        int grain = Math.max(1, (1 << 14) / Math.max(1, k * Math.min(t, 8)));
-        pool.forRange(n, grain, (n0, n1) -> {
-            for (int row = n0; row < n1; row++) {
-                float add = b == null ? 0f : b[row];
-                for (int t0 = 0; t0 < t; t0 += TILE) {
-                    int tiles = Math.min(TILE, t - t0);
-                    dot(x, t0, tiles, w, row, out, add);
-                }
-            }
-        });
+        int tiles = (n + TILE_COLS - 1) / TILE_COLS;
+        pool.forRange(tiles, (long) TILE_COLS * k * t,
+                (c0, c1) -> rows(x, w, b, out, c0 * TILE_COLS, Math.min(n, c1 * TILE_COLS)));
     }
 
-    /** out[t0 + i, row] for i < count (count ≤ TILE). */
-    private static void dot(CpuMat x, int t0, int count, CpuWeight w, int row, CpuMat out, float add) {
-        int k = w.cols;
+    /** Per thread: a tile's accumulators, spilled so they are finished outside the tile's loop (see {@link #finish}). */
+    private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[TILE_ROWS * TILE_COLS * Simd.L]);
+
+    /** Columns [n0, n1) of out (weight rows n0..n1-1) for every token row. */
+    static void rows(CpuMat x, CpuWeight w, float[] bias, CpuMat out, int n0, int n1) {
+        float[] lanes = LANES.get();
+        long rowBytes = (long) w.cols * w.dtype.bytes;
+        int panel = (int) Math.max(TILE_COLS, PANEL_BYTES / rowBytes / TILE_COLS * TILE_COLS);
+        for (int p0 = n0; p0 < n1; p0 += panel) {
+            int p1 = Math.min(n1, p0 + panel);
+            for (int t0 = 0; t0 < x.rows; t0 += TILE_ROWS) {
+                boolean lone = x.rows - t0 == 1;
+                for (int r = p0; r < p1; r += TILE_COLS) {
+                    if (lone) oneRow(x, t0, w, r, n1, lanes);
+                    else tile(x, t0, w, r, n1, lanes);
+                    finish(lanes, lone ? 1 : TILE_ROWS, x, t0, w, r, n1, bias, out);
+                }
+            }
+        }
+    }
+
+    /**
+     * out[t0..t0+3, r..r+3]. Rows past the end of x or past {@code rEnd} are clamped to the last one: they recompute
+     * and rewrite a value the tile already has, bit for bit, so no lane needs a mask.
+     */
+    private static void tile(CpuMat x, int t0, CpuWeight w, int r, int rEnd, float[] lanes) {
+        var F = Simd.F;
+        int k = w.cols, last = x.rows - 1, upper = k - k % Simd.L;
+        int t1 = Math.min(t0 + 1, last), t2 = Math.min(t0 + 2, last), t3 = Math.min(t0 + 3, last);
+        int r1 = Math.min(r + 1, rEnd - 1), r2 = Math.min(r + 2, rEnd - 1), r3 = Math.min(r + 3, rEnd - 1);
         float[] xs = x.data;
-        int x0 = x.at(t0), x1 = x.at(Math.min(t0 + 1, x.rows - 1)), x2 = x.at(Math.min(t0 + 2, x.rows - 1)), x3 = x.at(Math.min(t0 + 3, x.rows - 1));
-        FloatVector a0 = FloatVector.zero(Simd.F), a1 = a0, a2 = a0, a3 = a0;
-        MemorySegment seg = w.data;
-        long base = (long) row * k;
-        int upper = k - k % Simd.L;
-        int kk = 0;
-        switch (w.dtype) {
-            case BF16 -> {
-                for (; kk < upper; kk += Simd.L) {
-                    FloatVector wv = Simd.bf16(seg, (base + kk) * 2);
-                    a0 = FloatVector.fromArray(Simd.F, xs, x0 + kk).fma(wv, a0);
-                    if (count > 1) a1 = FloatVector.fromArray(Simd.F, xs, x1 + kk).fma(wv, a1);
-                    if (count > 2) a2 = FloatVector.fromArray(Simd.F, xs, x2 + kk).fma(wv, a2);
-                    if (count > 3) a3 = FloatVector.fromArray(Simd.F, xs, x3 + kk).fma(wv, a3);
-                }
-            }
-            case F32 -> {
-                for (; kk < upper; kk += Simd.L) {
-                    FloatVector wv = Simd.f32(seg, (base + kk) * 4);
-                    a0 = FloatVector.fromArray(Simd.F, xs, x0 + kk).fma(wv, a0);
-                    if (count > 1) a1 = FloatVector.fromArray(Simd.F, xs, x1 + kk).fma(wv, a1);
-                    if (count > 2) a2 = FloatVector.fromArray(Simd.F, xs, x2 + kk).fma(wv, a2);
-                    if (count > 3) a3 = FloatVector.fromArray(Simd.F, xs, x3 + kk).fma(wv, a3);
-                }
-            }
-            case I8 -> {
-                for (; kk < upper; kk += Simd.L) {
-                    FloatVector wv = Simd.i8(seg, base + kk);
-                    a0 = FloatVector.fromArray(Simd.F, xs, x0 + kk).fma(wv, a0);
-                    if (count > 1) a1 = FloatVector.fromArray(Simd.F, xs, x1 + kk).fma(wv, a1);
-                    if (count > 2) a2 = FloatVector.fromArray(Simd.F, xs, x2 + kk).fma(wv, a2);
-                    if (count > 3) a3 = FloatVector.fromArray(Simd.F, xs, x3 + kk).fma(wv, a3);
-                }
-            }
-            case F16 -> kk = 0; // no vector widening of f16 in the Vector API: the scalar loop below does it all
+        int x0 = x.at(t0), x1 = x.at(t1), x2 = x.at(t2), x3 = x.at(t3);
+        long w0 = (long) r * k, w1 = (long) r1 * k, w2 = (long) r2 * k, w3 = (long) r3 * k;
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00,
+                a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        for (int kk = 0; kk < upper; kk += Simd.L) {
+            FloatVector v0 = FloatVector.fromArray(F, xs, x0 + kk), v1 = FloatVector.fromArray(F, xs, x1 + kk),
+                    v2 = FloatVector.fromArray(F, xs, x2 + kk), v3 = FloatVector.fromArray(F, xs, x3 + kk);
+            FloatVector u = Simd.widen(w, w0 + kk);
+            a00 = v0.fma(u, a00); a10 = v1.fma(u, a10); a20 = v2.fma(u, a20); a30 = v3.fma(u, a30);
+            u = Simd.widen(w, w1 + kk);
+            a01 = v0.fma(u, a01); a11 = v1.fma(u, a11); a21 = v2.fma(u, a21); a31 = v3.fma(u, a31);
+            u = Simd.widen(w, w2 + kk);
+            a02 = v0.fma(u, a02); a12 = v1.fma(u, a12); a22 = v2.fma(u, a22); a32 = v3.fma(u, a32);
+            u = Simd.widen(w, w3 + kk);
+            a03 = v0.fma(u, a03); a13 = v1.fma(u, a13); a23 = v2.fma(u, a23); a33 = v3.fma(u, a33);
         }
-        float s0 = Simd.sum(a0), s1 = Simd.sum(a1), s2 = Simd.sum(a2), s3 = Simd.sum(a3);
-        for (; kk < k; kk++) {
-            float wv = w.raw(base + kk);
-            s0 += xs[x0 + kk] * wv;
-            if (count > 1) s1 += xs[x1 + kk] * wv;
-            if (count > 2) s2 += xs[x2 + kk] * wv;
-            if (count > 3) s3 += xs[x3 + kk] * wv;
+        int L = Simd.L;
+        a00.intoArray(lanes, 0); a01.intoArray(lanes, L); a02.intoArray(lanes, 2 * L); a03.intoArray(lanes, 3 * L);
+        a10.intoArray(lanes, 4 * L); a11.intoArray(lanes, 5 * L); a12.intoArray(lanes, 6 * L); a13.intoArray(lanes, 7 * L);
+        a20.intoArray(lanes, 8 * L); a21.intoArray(lanes, 9 * L); a22.intoArray(lanes, 10 * L); a23.intoArray(lanes, 11 * L);
+        a30.intoArray(lanes, 12 * L); a31.intoArray(lanes, 13 * L); a32.intoArray(lanes, 14 * L); a33.intoArray(lanes, 15 * L);
+    }
+
+    /** out[t, r..r+3] for one token row: the decode step of a single sequence, bound by reading the weights. */
+    private static void oneRow(CpuMat x, int t, CpuWeight w, int r, int rEnd, float[] lanes) {
+        var F = Simd.F;
+        int k = w.cols, upper = k - k % Simd.L;
+        int r1 = Math.min(r + 1, rEnd - 1), r2 = Math.min(r + 2, rEnd - 1), r3 = Math.min(r + 3, rEnd - 1);
+        float[] xs = x.data;
+        int x0 = x.at(t);
+        long w0 = (long) r * k, w1 = (long) r1 * k, w2 = (long) r2 * k, w3 = (long) r3 * k;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        for (int kk = 0; kk < upper; kk += Simd.L) {
+            FloatVector v = FloatVector.fromArray(F, xs, x0 + kk);
+            a0 = v.fma(Simd.widen(w, w0 + kk), a0);
+            a1 = v.fma(Simd.widen(w, w1 + kk), a1);
+            a2 = v.fma(Simd.widen(w, w2 + kk), a2);
+            a3 = v.fma(Simd.widen(w, w3 + kk), a3);
         }
-        float scale = w.scales == null ? 1f : w.scales[row];
-        float[] o = out.data;
-        o[out.at(t0) + row] = s0 * scale + add;
-        if (count > 1) o[out.at(t0 + 1) + row] = s1 * scale + add;
-        if (count > 2) o[out.at(t0 + 2) + row] = s2 * scale + add;
-        if (count > 3) o[out.at(t0 + 3) + row] = s3 * scale + add;
+        a0.intoArray(lanes, 0); a1.intoArray(lanes, Simd.L); a2.intoArray(lanes, 2 * Simd.L); a3.intoArray(lanes, 3 * Simd.L);
+    }
+
+    /**
+     * Writes out[t0 + i, r + j] for the tile's {@code rows} x TILE_COLS accumulators in {@code lanes} (row-major):
+     * lanes summed, the k % L tail added, the int8 row scale, the bias. Rows and columns are clamped as the tile
+     * clamped them. A method of its own, so the tile's loop keeps the JIT's whole inlining budget.
+     */
+    private static void finish(float[] lanes, int rows, CpuMat x, int t0, CpuWeight w, int r, int rEnd, float[] bias, CpuMat out) {
+        int k = w.cols, tail = k - k % Simd.L;
+        float[] xs = x.data;
+        for (int i = 0; i < rows; i++) {
+            int t = Math.min(t0 + i, x.rows - 1), xa = x.at(t), oa = out.at(t);
+            for (int j = 0; j < TILE_COLS; j++) {
+                int row = Math.min(r + j, rEnd - 1);
+                float s = Simd.sum(FloatVector.fromArray(Simd.F, lanes, (i * TILE_COLS + j) * Simd.L));
+                long wa = (long) row * k;
+                for (int kk = tail; kk < k; kk++) s += xs[xa + kk] * w.raw(wa + kk);
+                if (w.scales != null) s *= w.scales[row];
+                if (bias != null) s += bias[row];
+                out.data[oa + row] = s;
+            }
+        }
     }
 }

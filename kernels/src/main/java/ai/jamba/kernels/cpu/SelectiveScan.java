@@ -25,7 +25,7 @@ final class SelectiveScan {
         for (int i = 0; i < batch.sequences(); i++) {
             int start = batch.rowStart()[i], count = batch.rowCount()[i];
             float[] h = state.ssm(batch.slots()[i]);
-            pool.forRange(blocks, 1, (b0, b1) -> {
+            pool.forRange(blocks, (long) count * dState * Simd.L * 8, (b0, b1) -> {
                 for (int blk = b0; blk < b1; blk++) {
                     int c0 = blk * Simd.L;
                     if (c0 + Simd.L <= dInner) vectorBlock(c0, start, count, dInner, dState, a, dSkip, h, u, dt, b, c, z, out);

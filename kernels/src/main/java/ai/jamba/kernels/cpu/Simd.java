@@ -39,6 +39,31 @@ final class Simd {
                 .reinterpretAsFloats();
     }
 
+    /** L float16 values at byte offset {@code off} as float32. */
+    static FloatVector f16(MemorySegment seg, long off) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, seg, off, LE).convertShape(VectorOperators.S2I, I, 0);
+        // exponent and mantissa moved into float32's places, then rescaled by 2^(127-15): exact for normal and
+        // subnormal halves alike; infinities and NaNs get the all-ones exponent back; the sign goes on last
+        IntVector magnitude = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13);
+        FloatVector f = magnitude.reinterpretAsFloats().mul(0x1p112f);
+        IntVector bits = f.reinterpretAsInts();
+        bits = bits.blend(bits.or(0x7F800000), h.and(0x7C00).compare(VectorOperators.EQ, 0x7C00));
+        return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    }
+
+    /**
+     * L weights from element {@code index} of w, whatever its dtype, as float32 (int8 before its row scale). The
+     * dtype does not change inside a kernel's loop, so the JIT moves this choice out of it.
+     */
+    static FloatVector widen(CpuWeight w, long index) {
+        return switch (w.dtype) {
+            case BF16 -> bf16(w.data, index * 2);
+            case F32 -> f32(w.data, index * 4);
+            case F16 -> f16(w.data, index * 2);
+            case I8 -> i8(w.data, index);
+        };
+    }
+
     /** L float32 values at byte offset {@code off}. */
     static FloatVector f32(MemorySegment seg, long off) {
         return FloatVector.fromMemorySegment(F, seg, off, LE);
@@ -50,18 +75,12 @@ final class Simd {
         return (FloatVector) b.convertShape(VectorOperators.B2F, F, 0);
     }
 
-    /** Rotations by L/2, L/4, ..., 1 lanes: the steps of {@link #sum}. */
-    private static final VectorShuffle<Float>[] HALVING = halvings();
+    /** Rotations by 8, 4, 2 and 1 lanes (L is at most 16): the steps of {@link #sum}, as constants so the JIT emits plain permutes. */
+    private static final VectorShuffle<Float> ROTATE_8 = rotation(8), ROTATE_4 = rotation(4), ROTATE_2 = rotation(2),
+            ROTATE_1 = rotation(1);
 
-    @SuppressWarnings("unchecked")
-    private static VectorShuffle<Float>[] halvings() {
-        int steps = Integer.numberOfTrailingZeros(L);
-        VectorShuffle<Float>[] s = new VectorShuffle[steps];
-        for (int i = 0, shift = L / 2; i < steps; i++, shift /= 2) {
-            final int sh = shift;
-            s[i] = VectorShuffle.fromOp(F, lane -> (lane + sh) % L);
-        }
-        return s;
+    private static VectorShuffle<Float> rotation(int lanes) {
+        return VectorShuffle.fromOp(F, lane -> (lane + lanes) % L);
     }
 
     /**
@@ -69,7 +88,10 @@ final class Simd {
      * row's result must not depend on which tier computed it (batched must equal alone, bit for bit).
      */
     static float sum(FloatVector v) {
-        for (VectorShuffle<Float> s : HALVING) v = v.add(v.rearrange(s));
+        if (L > 8) v = v.add(v.rearrange(ROTATE_8));
+        if (L > 4) v = v.add(v.rearrange(ROTATE_4));
+        if (L > 2) v = v.add(v.rearrange(ROTATE_2));
+        if (L > 1) v = v.add(v.rearrange(ROTATE_1));
         return v.lane(0);
     }
 
