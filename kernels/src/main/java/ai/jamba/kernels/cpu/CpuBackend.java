@@ -18,9 +18,12 @@ import java.util.List;
  */
 public final class CpuBackend implements Backend {
     private final Parallel pool;
+    private final Scratch scratch = new Scratch();
+    private final MixtureOfExperts moe;
 
     public CpuBackend(int threads) {
         this.pool = new Parallel(threads);
+        this.moe = new MixtureOfExperts(pool, scratch);
     }
 
     /** Threads by default: one per core. */
@@ -100,8 +103,13 @@ public final class CpuBackend implements Backend {
         for (int t = 0; t < ids.length; t++) {
             int id = ids[t];
             if (id < 0 || id >= w.rows) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + w.rows + ")");
-            int at = o.at(t);
-            for (int c = 0; c < w.cols; c++) o.data[at + c] = w.get(id, c);
+            int at = o.at(t), c = 0;
+            long row = (long) id * w.cols;
+            for (; c <= w.cols - Simd.L; c += Simd.L) {
+                FloatVector v = Simd.widen(w, row + c);
+                (w.scales == null ? v : v.mul(w.scales[id])).intoArray(o.data, at + c);
+            }
+            for (; c < w.cols; c++) o.data[at + c] = w.get(id, c);
         }
     }
 
@@ -162,7 +170,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void matmul(Mat x, Weight w, Weight bias, Mat out) {
-        MatMul.run(pool, CpuMat.of(x), CpuWeight.of(w), bias == null ? null : CpuWeight.of(bias), CpuMat.of(out));
+        MatMul.run(pool, scratch, CpuMat.of(x), CpuWeight.of(w), bias == null ? null : CpuWeight.of(bias), CpuMat.of(out));
     }
 
     @Override
@@ -173,7 +181,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void selectiveScan(MambaState state, Batch batch, Mat u, Mat dt, Weight aLog, Mat b, Mat c, Weight d, Mat z, Mat out) {
-        SelectiveScan.run(pool, (CpuMambaState) state, batch, CpuMat.of(u), CpuMat.of(dt), CpuWeight.of(aLog),
+        SelectiveScan.run(pool, scratch, (CpuMambaState) state, batch, CpuMat.of(u), CpuMat.of(dt), CpuWeight.of(aLog),
                 CpuMat.of(b), CpuMat.of(c), CpuWeight.of(d), CpuMat.of(z), CpuMat.of(out));
     }
 
@@ -184,23 +192,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void mlp(Mat x, Weight gate, Weight up, Weight down, Mat out) {
-        CpuMat xm = CpuMat.of(x);
-        int inter = gate.rows();
-        CpuMat g = CpuMat.of(allocate(xm.rows, inter)), u = CpuMat.of(allocate(xm.rows, inter));
-        matmul(xm, gate, null, g);
-        matmul(xm, up, null, u);
-        pool.forRange(xm.rows, inter, (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int at = r * inter;
-                for (int i = 0; i < inter; i++) g.data[at + i] = Simd.silu(g.data[at + i]) * u.data[at + i];
-            }
-        });
-        matmul(g, down, null, out);
+        Mlp.run(pool, scratch, CpuMat.of(x), CpuWeight.of(gate), CpuWeight.of(up), CpuWeight.of(down), CpuMat.of(out));
     }
 
     @Override
     public void moe(Mat x, Experts experts, Mat out) {
-        MixtureOfExperts.run(this, CpuMat.of(x), (CpuExperts) experts, CpuMat.of(out));
+        moe.run(CpuMat.of(x), (CpuExperts) experts, CpuMat.of(out));
     }
 
     @Override

@@ -6,8 +6,11 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
+
+import ai.jamba.kernels.DType;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -75,6 +78,54 @@ final class Simd {
         return (FloatVector) b.convertShape(VectorOperators.B2F, F, 0);
     }
 
+    // ---- weights in blocks of 2L elements, for the matrix product ------------------------------------------
+
+    /** Elements of a weight block: the two vectors {@link #lo} and {@link #hi}. */
+    static final int BLOCK = 2 * L;
+
+    /**
+     * Whether a dtype's blocks come interleaved. A bf16 block is read as L ints, each holding an even element in its
+     * low half and the next odd one in its high half: a shift (even) or a mask (odd) makes float32s of them, with
+     * no conversion instruction and one load per 2L weights — what a decode step, which is bound by how fast the
+     * weights stream in, needs least of. Activations are packed to match ({@link #deinterleave}). Other dtypes
+     * widen elements [0, L) and [L, 2L) of a block, in order.
+     */
+    static boolean interleaved(DType dtype) {
+        return dtype == DType.BF16;
+    }
+
+    /** Lanes 0..L-1 of the weight block at element {@code index}: its even elements for bf16, else its first L. */
+    static FloatVector lo(CpuWeight w, long index) {
+        return w.dtype == DType.BF16
+                ? IntVector.fromMemorySegment(I, w.data, index * 2, LE).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats()
+                : widen(w, index);
+    }
+
+    /** Lanes L..2L-1 of the weight block at element {@code index}: its odd elements for bf16, else its last L. */
+    static FloatVector hi(CpuWeight w, long index) {
+        return w.dtype == DType.BF16
+                ? IntVector.fromMemorySegment(I, w.data, index * 2, LE).and(0xFFFF0000).reinterpretAsFloats()
+                : widen(w, index + L);
+    }
+
+    /** Lane i of EVENS / ODDS: where element i of lo / hi comes from in a block of 2L consecutive elements. */
+    private static final FloatVector EVENS = FloatVector.fromArray(F, lanes(0), 0), ODDS = FloatVector.fromArray(F, lanes(1), 0);
+
+    private static float[] lanes(int first) {
+        float[] f = new float[L];
+        for (int i = 0; i < L; i++) f[i] = first + 2 * i;
+        return f;
+    }
+
+    /** n elements (a multiple of BLOCK) from x[xAt..] into out[oAt..] in the order of bf16's {@link #lo} and {@link #hi}. */
+    static void deinterleave(float[] x, int xAt, float[] out, int oAt, int n) {
+        for (int i = 0; i < n; i += BLOCK) {
+            FloatVector a = FloatVector.fromArray(F, x, xAt + i), b = FloatVector.fromArray(F, x, xAt + i + L);
+            EVENS.selectFrom(a, b).intoArray(out, oAt + i);
+            ODDS.selectFrom(a, b).intoArray(out, oAt + i + L);
+        }
+    }
+
     /** Rotations by 8, 4, 2 and 1 lanes (L is at most 16): the steps of {@link #sum}, as constants so the JIT emits plain permutes. */
     private static final VectorShuffle<Float> ROTATE_8 = rotation(8), ROTATE_4 = rotation(4), ROTATE_2 = rotation(2),
             ROTATE_1 = rotation(1);
@@ -95,12 +146,88 @@ final class Simd {
         return v.lane(0);
     }
 
-    static float silu(float x) {
-        return x / (1f + (float) Math.exp(-x));
+    // ---- transcendental functions, lane by lane ------------------------------------------------------------
+    // From plain IEEE arithmetic (add, mul, fma, compare, bit moves), which every JIT tier and the Vector API's
+    // Java fallback compute to the same bits. The JDK's EXP and LOG1P lane ops promise no such thing (the
+    // compiled code calls a vector math library, the fallback Math.exp), and a row must come out the same
+    // whether its op ran interpreted or compiled: batched must equal alone, bit for bit.
+
+    private static final float LOG2E = 1.44269504f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+    /** 1.5 * 2^23: added to a float of magnitude below 2^22, leaves it rounded to an integer in the low bits. */
+    private static final float ROUNDER = 12582912f;
+
+    /**
+     * e^x (Cephes' expf: x = n ln 2 + r with |r| <= ln 2 / 2, e^r by a degree-7 polynomial, 2^n put in the exponent).
+     * Within 2 ulp of the true value. x is clamped to [-87.3, 88.3], so the result is always a normal float (about
+     * 1.2e-38 for anything below the range): the callers' e^-large only ever meets an addition or a division.
+     */
+    static FloatVector exp(FloatVector x) {
+        x = x.max(-87.3f).min(88.3f);
+        FloatVector t = x.fma(LOG2E, ROUNDER);
+        FloatVector n = t.sub(ROUNDER);
+        FloatVector r = n.fma(broadcast(-LN2_HI), x);
+        r = n.fma(broadcast(-LN2_LO), r);
+        FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
+        p = p.fma(r, broadcast(8.3334519073e-3f));
+        p = p.fma(r, broadcast(4.1665795894e-2f));
+        p = p.fma(r, broadcast(1.6666665459e-1f));
+        p = p.fma(r, broadcast(5.0000001201e-1f));
+        p = p.fma(r.mul(r), r).add(1f);
+        IntVector scale = t.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUNDER)).lanewise(VectorOperators.LSHL, 23);
+        return p.reinterpretAsInts().add(scale).reinterpretAsFloats();
     }
 
-    /** softplus as torch computes it (beta 1, threshold 20). */
-    static float softplus(float x) {
-        return x > 20f ? x : (float) Math.log1p(Math.exp(x));
+    private static FloatVector broadcast(float c) {
+        return FloatVector.broadcast(F, c);
+    }
+
+    /** silu(x) = x / (1 + e^-x). */
+    static FloatVector silu(FloatVector x) {
+        return x.div(exp(x.neg()).add(1f));
+    }
+
+    /**
+     * softplus as torch computes it (beta 1, threshold 20): x above 20 passes through, else
+     * max(x, 0) + log1p(e^-|x|), with log1p(y) = 2 atanh(y / (2 + y)) by its odd series (y <= 1, so
+     * s = y / (2 + y) <= 1/3 and seven terms reach float precision; no cancellation for tiny y).
+     */
+    static FloatVector softplus(FloatVector x) {
+        FloatVector y = exp(x.abs().neg());
+        FloatVector s = y.div(y.add(2f)), s2 = s.mul(s);
+        FloatVector series = s2.fma(1f / 13, 1f / 11);
+        series = series.fma(s2, broadcast(1f / 9));
+        series = series.fma(s2, broadcast(1f / 7));
+        series = series.fma(s2, broadcast(1f / 5));
+        series = series.fma(s2, broadcast(1f / 3));
+        series = series.fma(s2, broadcast(1f));
+        FloatVector soft = x.max(0f).add(s.add(s).mul(series));
+        return soft.blend(x, x.compare(VectorOperators.GT, 20f));
+    }
+
+    // Loops of one lane function each, loads to stores: each compiles on its own, so the JIT's inlining budget for a
+    // method (which a kernel with several of these functions inlined would exceed, leaving vectors boxed) holds.
+
+    /** out[oAt + i] = silu(x[xAt + i]) · y[yAt + i] for i in [from, to); {@code out} may be x or y. */
+    static void siluMul(float[] x, int xAt, float[] y, int yAt, float[] out, int oAt, int from, int to) {
+        for (int i = from; i < to; i += L) {
+            VectorMask<Float> m = F.indexInRange(i, to);
+            silu(FloatVector.fromArray(F, x, xAt + i, m)).mul(FloatVector.fromArray(F, y, yAt + i, m)).intoArray(out, oAt + i, m);
+        }
+    }
+
+    /** out[oAt + i] = silu(x[xAt + i]) for i in [0, n). */
+    static void silu(float[] x, int xAt, float[] out, int oAt, int n) {
+        for (int i = 0; i < n; i += L) {
+            VectorMask<Float> m = F.indexInRange(i, n);
+            silu(FloatVector.fromArray(F, x, xAt + i, m)).intoArray(out, oAt + i, m);
+        }
+    }
+
+    /** out[oAt + i] = softplus(x[xAt + i]) for i in [0, n). */
+    static void softplus(float[] x, int xAt, float[] out, int oAt, int n) {
+        for (int i = 0; i < n; i += L) {
+            VectorMask<Float> m = F.indexInRange(i, n);
+            softplus(FloatVector.fromArray(F, x, xAt + i, m)).intoArray(out, oAt + i, m);
+        }
     }
 }
