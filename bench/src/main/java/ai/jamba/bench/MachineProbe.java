@@ -32,6 +32,7 @@ final class MachineProbe implements AutoCloseable {
 
     /** Read bandwidth in GB/s: the median of {@code passes} passes over the buffer, split between the threads. */
     double readGBs(int passes) {
+        for (int i = 0; i < 200; i++) sink(read(buffer.asSlice(0, 1 << 16))); // compiled before the first pass
         double[] gbs = new double[passes];
         long slice = BUFFER_BYTES / threads;
         for (int p = 0; p < passes; p++) {
@@ -43,6 +44,7 @@ final class MachineProbe implements AutoCloseable {
 
     /** float32 FMA throughput of all threads in GFLOP/s (2 flops per lane per FMA), best of a few runs. */
     double fmaGflops() {
+        for (int i = 0; i < 200; i++) sink(fmaLoop(10_000)); // compiled as a method, not only on-stack-replaced
         long iterations = 20_000_000;
         double best = 0;
         for (int run = 0; run < 3; run++) {
