@@ -10,8 +10,6 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
-import ai.jamba.kernels.DType;
-
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -78,37 +76,15 @@ final class Simd {
         return (FloatVector) b.convertShape(VectorOperators.B2F, F, 0);
     }
 
-    // ---- weights in blocks of 2L elements, for the matrix product ------------------------------------------
-
-    /** Elements of a weight block: the two vectors {@link #lo} and {@link #hi}. */
-    static final int BLOCK = 2 * L;
+    // ---- bf16 weights in blocks of 2L elements, for the matrix product ------------------------------------
 
     /**
-     * Whether a dtype's blocks come interleaved. A bf16 block is read as L ints, each holding an even element in its
-     * low half and the next odd one in its high half: a shift (even) or a mask (odd) makes float32s of them, with
-     * no conversion instruction and one load per 2L weights — what a decode step, which is bound by how fast the
-     * weights stream in, needs least of. Activations are packed to match ({@link #deinterleave}). Other dtypes
-     * widen elements [0, L) and [L, 2L) of a block, in order.
+     * Elements of a bf16 weight block, which the matrix product loads as L ints: each holds an even element in its
+     * low half and the next odd one in its high half, so a shift or a mask makes float32s of them (see MatMul).
      */
-    static boolean interleaved(DType dtype) {
-        return dtype == DType.BF16;
-    }
+    static final int BLOCK = 2 * L;
 
-    /** Lanes 0..L-1 of the weight block at element {@code index}: its even elements for bf16, else its first L. */
-    static FloatVector lo(CpuWeight w, long index) {
-        return w.dtype == DType.BF16
-                ? IntVector.fromMemorySegment(I, w.data, index * 2, LE).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats()
-                : widen(w, index);
-    }
-
-    /** Lanes L..2L-1 of the weight block at element {@code index}: its odd elements for bf16, else its last L. */
-    static FloatVector hi(CpuWeight w, long index) {
-        return w.dtype == DType.BF16
-                ? IntVector.fromMemorySegment(I, w.data, index * 2, LE).and(0xFFFF0000).reinterpretAsFloats()
-                : widen(w, index + L);
-    }
-
-    /** Lane i of EVENS / ODDS: where element i of lo / hi comes from in a block of 2L consecutive elements. */
+    /** Lane i of EVENS / ODDS: where a block's even / odd element i sits among its 2L consecutive elements. */
     private static final FloatVector EVENS = FloatVector.fromArray(F, lanes(0), 0), ODDS = FloatVector.fromArray(F, lanes(1), 0);
 
     private static float[] lanes(int first) {
@@ -117,7 +93,7 @@ final class Simd {
         return f;
     }
 
-    /** n elements (a multiple of BLOCK) from x[xAt..] into out[oAt..] in the order of bf16's {@link #lo} and {@link #hi}. */
+    /** n elements (a multiple of BLOCK) from x[xAt..] into out[oAt..] in block order: the evens, then the odds. */
     static void deinterleave(float[] x, int xAt, float[] out, int oAt, int n) {
         for (int i = 0; i < n; i += BLOCK) {
             FloatVector a = FloatVector.fromArray(F, x, xAt + i), b = FloatVector.fromArray(F, x, xAt + i + L);
