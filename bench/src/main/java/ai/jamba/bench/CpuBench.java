@@ -121,9 +121,14 @@ public final class CpuBench {
                 log(String.format("prefill %d run %d/%d: %8.2f tok/s", PREFILL_TOKENS, r + 1, REPS, prefill[r]));
             }
 
+            int steps = 8;
+            var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+            long allocated = mx.getTotalThreadAllocatedBytes();
+            p.decode(1, steps);
+            log(String.format("heap allocated per decode step (batch 1, all threads): %.1f KB",
+                    (mx.getTotalThreadAllocatedBytes() - allocated) / 1024.0 / steps));
             backend.reset();
             backend.enable(true);
-            int steps = 8;
             p.decode(1, steps);
             backend.enable(false);
             log("where a decode step (batch 1) goes:");

@@ -7,6 +7,8 @@ import ai.jamba.kernels.HostTensor;
 import ai.jamba.kernels.KvCache;
 import ai.jamba.kernels.MambaState;
 import ai.jamba.kernels.Mat;
+import ai.jamba.kernels.Sampler;
+import ai.jamba.kernels.SamplingParams;
 import ai.jamba.kernels.Weight;
 import jdk.incubator.vector.FloatVector;
 
@@ -204,6 +206,15 @@ public final class CpuBackend implements Backend {
     public void gatherRows(Mat x, int[] rows, Mat out) {
         CpuMat s = CpuMat.of(x), d = CpuMat.of(out);
         for (int i = 0; i < rows.length; i++) System.arraycopy(s.data, s.at(rows[i]), d.data, d.at(i), s.cols);
+    }
+
+    /** Samples straight from the logits' rows: they are host memory already, no copy needed. */
+    @Override
+    public int[] sample(Mat logits, SamplingParams[] params, double[] uniforms) {
+        CpuMat m = CpuMat.of(logits);
+        int[] ids = new int[m.rows];
+        for (int i = 0; i < ids.length; i++) ids[i] = Sampler.sample(m.data, m.at(i), m.cols, params[i], uniforms[i]);
+        return ids;
     }
 
     @Override

@@ -128,9 +128,18 @@ final class Simd {
     // compiled code calls a vector math library, the fallback Math.exp), and a row must come out the same
     // whether its op ran interpreted or compiled: batched must equal alone, bit for bit.
 
-    private static final float LOG2E = 1.44269504f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+    private static final float LOG2E = 1.44269504f;
     /** 1.5 * 2^23: added to a float of magnitude below 2^22, leaves it rounded to an integer in the low bits. */
     private static final float ROUNDER = 12582912f;
+    // vector constants, so no lane function calls a helper to broadcast one (a call the JIT may not inline)
+    private static final FloatVector MINUS_LN2_HI = broadcast(-0.693359375f), MINUS_LN2_LO = broadcast(2.12194440e-4f),
+            EXP_C3 = broadcast(8.3334519073e-3f), EXP_C4 = broadcast(4.1665795894e-2f), EXP_C5 = broadcast(1.6666665459e-1f),
+            EXP_C6 = broadcast(5.0000001201e-1f), ONE_NINTH = broadcast(1f / 9), ONE_SEVENTH = broadcast(1f / 7),
+            ONE_FIFTH = broadcast(1f / 5), ONE_THIRD = broadcast(1f / 3), ONE = broadcast(1f);
+
+    private static FloatVector broadcast(float c) {
+        return FloatVector.broadcast(F, c);
+    }
 
     /**
      * e^x (Cephes' expf: x = n ln 2 + r with |r| <= ln 2 / 2, e^r by a degree-7 polynomial, 2^n put in the exponent).
@@ -141,20 +150,16 @@ final class Simd {
         x = x.max(-87.3f).min(88.3f);
         FloatVector t = x.fma(LOG2E, ROUNDER);
         FloatVector n = t.sub(ROUNDER);
-        FloatVector r = n.fma(broadcast(-LN2_HI), x);
-        r = n.fma(broadcast(-LN2_LO), r);
+        FloatVector r = n.fma(MINUS_LN2_HI, x);
+        r = n.fma(MINUS_LN2_LO, r);
         FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
-        p = p.fma(r, broadcast(8.3334519073e-3f));
-        p = p.fma(r, broadcast(4.1665795894e-2f));
-        p = p.fma(r, broadcast(1.6666665459e-1f));
-        p = p.fma(r, broadcast(5.0000001201e-1f));
+        p = p.fma(r, EXP_C3);
+        p = p.fma(r, EXP_C4);
+        p = p.fma(r, EXP_C5);
+        p = p.fma(r, EXP_C6);
         p = p.fma(r.mul(r), r).add(1f);
         IntVector scale = t.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUNDER)).lanewise(VectorOperators.LSHL, 23);
         return p.reinterpretAsInts().add(scale).reinterpretAsFloats();
-    }
-
-    private static FloatVector broadcast(float c) {
-        return FloatVector.broadcast(F, c);
     }
 
     /** silu(x) = x / (1 + e^-x). */
@@ -171,11 +176,11 @@ final class Simd {
         FloatVector y = exp(x.abs().neg());
         FloatVector s = y.div(y.add(2f)), s2 = s.mul(s);
         FloatVector series = s2.fma(1f / 13, 1f / 11);
-        series = series.fma(s2, broadcast(1f / 9));
-        series = series.fma(s2, broadcast(1f / 7));
-        series = series.fma(s2, broadcast(1f / 5));
-        series = series.fma(s2, broadcast(1f / 3));
-        series = series.fma(s2, broadcast(1f));
+        series = series.fma(s2, ONE_NINTH);
+        series = series.fma(s2, ONE_SEVENTH);
+        series = series.fma(s2, ONE_FIFTH);
+        series = series.fma(s2, ONE_THIRD);
+        series = series.fma(s2, ONE);
         FloatVector soft = x.max(0f).add(s.add(s).mul(series));
         return soft.blend(x, x.compare(VectorOperators.GT, 20f));
     }
