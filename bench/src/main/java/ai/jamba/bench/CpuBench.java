@@ -117,9 +117,15 @@ public final class CpuBench {
                 log(String.format("decode b%d  run %d/%d: %8.2f tok/s", BATCH, r + 1, REPS, b8[r]));
             }
             for (int r = 0; r < REPS; r++) {
+                boolean last = r == REPS - 1; // timed op by op too: each op is synchronous, so this costs nothing
+                backend.reset();
+                backend.enable(last);
                 prefill[r] = p.prefill(PREFILL_TOKENS);
+                backend.enable(false);
                 log(String.format("prefill %d run %d/%d: %8.2f tok/s", PREFILL_TOKENS, r + 1, REPS, prefill[r]));
             }
+            log("where a prefill of " + PREFILL_TOKENS + " tokens goes (its last run):");
+            backend.report(1, CpuBench::log);
 
             int steps = 8;
             var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
