@@ -1,8 +1,6 @@
 package ai.jamba.bench.jmh;
 
 import ai.jamba.kernels.Backend;
-import ai.jamba.kernels.DType;
-import ai.jamba.kernels.HostTensor;
 import ai.jamba.kernels.Mat;
 import ai.jamba.kernels.Weight;
 import ai.jamba.kernels.cpu.CpuBackend;
@@ -21,7 +19,6 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -56,14 +53,9 @@ public class MatMulBench {
         int n = Integer.parseInt(s[0]), k = Integer.parseInt(s[1]);
         backend = new CpuBackend(threads > 0 ? threads : CpuBackend.defaultThreads());
         arena = Arena.ofShared();
-        MemorySegment data = arena.allocate(2L * n * k, 64);
-        for (long i = 0; i < (long) n * k; i++) data.setAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, i, (short) (0x3c00 + (i * 7919 % 512) - 256));
-        w = backend.weight(new HostTensor("w", DType.BF16, new long[]{n, k}, data));
-        x = backend.allocate(tokens, k);
+        w = backend.weight(Inputs.bf16(arena, "w", n, k));
+        x = Inputs.activations(backend, tokens, k);
         out = backend.allocate(tokens, n);
-        float[] xs = new float[tokens * k];
-        for (int i = 0; i < xs.length; i++) xs[i] = (i % 13) * 0.01f;
-        backend.upload(xs, x);
     }
 
     @Benchmark
