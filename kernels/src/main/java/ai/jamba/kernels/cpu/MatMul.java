@@ -36,6 +36,8 @@ final class MatMul {
 
     /** The bf16 register tiles: token rows by weight rows. */
     static final int TILE_ROWS = 4, TILE_COLS = 4, LONE_COLS = 8;
+    /** Weight rows are handed out to threads (and panels cut) in multiples of this, so tiles never straddle them. */
+    static final int UNIT = LONE_COLS;
     /** Bytes of weight rows worked on while they are hot in the core's L2 (1 MiB on Zen 4, shared with x). */
     private static final int PANEL_BYTES = 256 << 10;
 
@@ -43,9 +45,8 @@ final class MatMul {
         check(x, w, out);
         CpuMat packed = pack(scratch, x, w.dtype);
         float[] b = bias == null ? null : bias.floats();
-        int n = w.rows, tiles = (n + TILE_COLS - 1) / TILE_COLS;
-        pool.forRange(tiles, (long) TILE_COLS * w.cols * x.rows,
-                (c0, c1) -> rows(x, packed, w, b, out, c0 * TILE_COLS, Math.min(n, c1 * TILE_COLS)));
+        int n = w.rows, units = (n + UNIT - 1) / UNIT;
+        pool.forRange(units, (long) UNIT * w.cols * x.rows, (c0, c1) -> rows(x, packed, w, b, out, c0 * UNIT, Math.min(n, c1 * UNIT)));
     }
 
     /** Throws unless out = x · wᵀ has matching shapes. */
@@ -74,7 +75,7 @@ final class MatMul {
             return;
         }
         float[] lanes = LANES.get();
-        int panel = Math.max(TILE_COLS, PANEL_BYTES / (2 * w.cols) / TILE_COLS * TILE_COLS);
+        int panel = Math.max(UNIT, PANEL_BYTES / (2 * w.cols) / UNIT * UNIT);
         for (int p0 = n0; p0 < n1; p0 += panel) {
             int p1 = Math.min(n1, p0 + panel);
             for (int t0 = 0; t0 < x.rows; t0 += TILE_ROWS) {

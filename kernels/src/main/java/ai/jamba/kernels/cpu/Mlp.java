@@ -17,9 +17,9 @@ final class Mlp {
         CpuMat g = scratch.mat(Scratch.Use.MLP_GATE, t, inter), u = scratch.mat(Scratch.Use.MLP_UP, t, inter);
         MatMul.check(x, gate, g);
         CpuMat packed = MatMul.pack(scratch, x, gate.dtype);
-        int tiles = (inter + MatMul.TILE_COLS - 1) / MatMul.TILE_COLS;
-        pool.forRange(tiles, 2L * MatMul.TILE_COLS * x.cols * t, (c0, c1) -> {
-            int n0 = c0 * MatMul.TILE_COLS, n1 = Math.min(inter, c1 * MatMul.TILE_COLS);
+        int units = (inter + MatMul.UNIT - 1) / MatMul.UNIT;
+        pool.forRange(units, 2L * MatMul.UNIT * x.cols * t, (c0, c1) -> {
+            int n0 = c0 * MatMul.UNIT, n1 = Math.min(inter, c1 * MatMul.UNIT);
             MatMul.rows(x, packed, gate, null, g, n0, n1);
             MatMul.rows(x, packed, up, null, u, n0, n1);
             for (int r = 0; r < t; r++) Simd.siluMul(g.data, g.at(r), u.data, u.at(r), g.data, g.at(r), n0, n1);
