@@ -24,6 +24,7 @@ import java.util.function.Consumer;
 final class OpProfile implements Backend {
     private final Backend inner;
     private final Map<String, long[]> spent = new LinkedHashMap<>(); // op -> {nanos, calls}
+    private final Map<Weight, String> roles = new java.util.IdentityHashMap<>();
     private boolean enabled;
 
     /** Wraps {@code inner}; ops are passed through untimed until {@link #enable}d. */
@@ -67,10 +68,10 @@ final class OpProfile implements Backend {
         v[1]++;
     }
 
-    /** "model.layers.3.mamba.in_proj.weight" -> "mamba.in_proj": the same role in every layer adds up. */
-    private static String role(Weight w) {
-        String n = w.name().replaceFirst("^model\\.layers\\.\\d+\\.", "").replaceFirst("\\.weight$", "");
-        return n.replaceFirst("^self_attn\\.", "attn.");
+    /** "model.layers.3.mamba.in_proj.weight" -> "matmul mamba.in_proj": the same role in every layer adds up. */
+    private String role(Weight w) {
+        return roles.computeIfAbsent(w, k -> "matmul " + k.name().replaceFirst("^model\\.layers\\.\\d+\\.", "")
+                .replaceFirst("\\.weight$", "").replaceFirst("^self_attn\\.", "attn."));
     }
 
     @Override public String name() { return inner.name(); }
@@ -118,7 +119,7 @@ final class OpProfile implements Backend {
 
     @Override
     public void matmul(Mat x, Weight w, Weight bias, Mat out) {
-        time("matmul " + role(w), () -> inner.matmul(x, w, bias, out));
+        time(role(w), () -> inner.matmul(x, w, bias, out));
     }
 
     @Override

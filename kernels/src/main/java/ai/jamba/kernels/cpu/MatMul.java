@@ -16,7 +16,7 @@ import java.lang.foreign.MemorySegment;
  * the next panel is read, four token rows against four weight rows at a time (16 accumulators: each widened
  * weight vector feeds four FMAs, each token vector four); a lone token row takes a tile of eight weight rows
  * (eight streams from memory at once read faster than four here, and that is all a decode step waits for).
- * Other dtypes (float32 fixtures, f16, int8 experts) take one dot product at a time.
+ * Other dtypes (float32 fixtures, f16, int8 experts), and rows shorter than one block, take one dot product at a time.
  *
  * <p>A bf16 block of {@link Simd#BLOCK} weights is one load of L ints, each an even element in its low half and
  * the next odd one in its high half: a shift makes float32s of the evens, a mask of the odds — no conversion
@@ -43,7 +43,7 @@ final class MatMul {
 
     static void run(Parallel pool, Scratch scratch, CpuMat x, CpuWeight w, CpuWeight bias, CpuMat out) {
         check(x, w, out);
-        CpuMat packed = pack(scratch, x, w.dtype);
+        CpuMat packed = pack(scratch, x, w);
         float[] b = bias == null ? null : bias.floats();
         int n = w.rows, units = (n + UNIT - 1) / UNIT;
         pool.forRange(units, (long) UNIT * w.cols * x.rows, (c0, c1) -> rows(x, packed, w, b, out, c0 * UNIT, Math.min(n, c1 * UNIT)));
@@ -56,9 +56,14 @@ final class MatMul {
             throw new IllegalArgumentException(w.name + ": output is " + out.rows + " x " + out.cols + ", expected " + x.rows + " x " + w.rows);
     }
 
-    /** For bf16 weights, x's whole blocks in block lane order (see {@link Simd#deinterleave}); else x itself. */
-    static CpuMat pack(Scratch scratch, CpuMat x, DType dtype) {
-        if (dtype != DType.BF16) return x;
+    /** Whether w takes the bf16 tiles: bf16 with at least one whole block per row (else one dot product at a time). */
+    private static boolean tiled(CpuWeight w) {
+        return w.dtype == DType.BF16 && w.cols >= Simd.BLOCK;
+    }
+
+    /** For weights that take the tiles, x's whole blocks in block lane order (see {@link Simd#deinterleave}); else x. */
+    static CpuMat pack(Scratch scratch, CpuMat x, CpuWeight w) {
+        if (!tiled(w)) return x;
         int n = x.cols - x.cols % Simd.BLOCK;
         CpuMat p = scratch.mat(Scratch.Use.MATMUL_INPUT, x.rows, n);
         for (int r = 0; r < x.rows; r++) Simd.deinterleave(x.data, x.at(r), p.data, p.at(r), n);
@@ -70,7 +75,7 @@ final class MatMul {
 
     /** Columns [n0, n1) of out (weight rows n0..n1-1) for every token row; {@code packed} is {@link #pack}(x). */
     static void rows(CpuMat x, CpuMat packed, CpuWeight w, float[] bias, CpuMat out, int n0, int n1) {
-        if (w.dtype != DType.BF16) {
+        if (!tiled(w)) {
             for (int t = 0; t < x.rows; t++) for (int r = n0; r < n1; r++) out.data[out.at(t) + r] = dot(x, t, w, r, bias);
             return;
         }

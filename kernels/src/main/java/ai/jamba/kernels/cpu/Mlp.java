@@ -16,7 +16,7 @@ final class Mlp {
         if (up.dtype != gate.dtype) throw new IllegalArgumentException("MLP gate is " + gate.dtype + " but up is " + up.dtype);
         CpuMat g = scratch.mat(Scratch.Use.MLP_GATE, t, inter), u = scratch.mat(Scratch.Use.MLP_UP, t, inter);
         MatMul.check(x, gate, g);
-        CpuMat packed = MatMul.pack(scratch, x, gate.dtype);
+        CpuMat packed = MatMul.pack(scratch, x, gate);
         int units = (inter + MatMul.UNIT - 1) / MatMul.UNIT;
         pool.forRange(units, 2L * MatMul.UNIT * x.cols * t, (c0, c1) -> {
             int n0 = c0 * MatMul.UNIT, n1 = Math.min(inter, c1 * MatMul.UNIT);
