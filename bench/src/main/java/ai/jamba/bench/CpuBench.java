@@ -161,21 +161,20 @@ public final class CpuBench {
     }
 
     /**
-     * Decode steps of batch 1 and 8 until the JIT has compiled nothing new for three rounds: on two cores its
+     * Decode steps of batch 1 and 8 until the JIT has compiled nothing new for two seconds: on two cores its
      * compiler threads take time from ours, and the timed runs should measure compiled code only.
      */
     private static void warmUp(Phases p) {
         var jit = ManagementFactory.getCompilationMXBean();
-        long start = System.nanoTime(), compiled = -1;
-        int quiet = 0;
-        while (quiet < 3 && System.nanoTime() - start < 120e9) {
+        long start = System.nanoTime(), quietSince = start, compiled = -1;
+        while (System.nanoTime() - quietSince < 2e9 && System.nanoTime() - start < 120e9) {
             p.decode(1, 2);
             p.decode(BATCH, 1);
             long now = jit.getTotalCompilationTime();
-            quiet = now == compiled ? quiet + 1 : 0;
+            if (now != compiled) quietSince = System.nanoTime();
             compiled = now;
         }
-        log(String.format("warm-up: %.0f s until the JIT went quiet", (System.nanoTime() - start) / 1e9));
+        log(String.format("warm-up: %.0f s, until the JIT had been quiet for 2 s", (System.nanoTime() - start) / 1e9));
     }
 
     /** The timed phases over one model, with the prompts' states kept to restart each decode run from. */

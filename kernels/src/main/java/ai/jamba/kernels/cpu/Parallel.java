@@ -27,8 +27,11 @@ final class Parallel implements AutoCloseable {
 
     /** A chunk should hold at least this much work (about one multiply-add per unit, some microseconds). */
     static final long MIN_CHUNK_WORK = 1 << 16;
-    /** Chunks per thread, so a thread that starts late still gets a share. */
-    private static final int CHUNKS_PER_THREAD = 4;
+    /**
+     * Chunks per thread: enough that a thread that starts late still gets a share, and that the last chunk, run by
+     * one thread while the other waits (and the memory bus idles at half speed), is a small part of the op.
+     */
+    private static final int CHUNKS_PER_THREAD = 16;
     /** How long an idle worker keeps looking for the next job before it parks. */
     private static final long SPIN_NANOS = 1_000_000;
 
