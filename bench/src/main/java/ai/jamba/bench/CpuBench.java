@@ -80,6 +80,27 @@ public final class CpuBench {
         System.err.println(line);
     }
 
+    /** What one run measured; the JSON line has the fields of issue 3, in its order. */
+    private record Results(String shape, int threads, long params, long bytesPerToken, double readGBs, double fmaPeak,
+                           double prefill, double prefillGflops, double decode1, double decode8) {
+        double roofline() {
+            return decode1 * bytesPerToken / (readGBs * 1e9);
+        }
+
+        String summary() {
+            return String.format("%s, %d threads: prefill %.2f tok/s (%.0f GFLOP/s, %.0f%% of the FMA peak %.0f), decode b1 %.2f tok/s, "
+                            + "b%d %.2f tok/s (%.1fx b1), roofline b1 %.2f (of %.1f GB/s)", shape, threads, prefill, prefillGflops,
+                    100 * prefillGflops / fmaPeak, fmaPeak, decode1, BATCH, decode8, decode8 / decode1, roofline(), readGBs);
+        }
+
+        String json() {
+            return String.format(Locale.ROOT, "{\"shape\":\"%s\",\"params\":%d,\"weight_bytes_per_token\":%d,\"read_gb_s\":%.2f,"
+                            + "\"prefill_tok_s\":%.3f,\"prefill_gflop_s\":%.2f,\"decode_tok_s_b1\":%.3f,\"decode_tok_s_b8\":%.3f,"
+                            + "\"roofline_ratio_b1\":%.3f}", shape, params, bytesPerToken, readGBs, prefill, prefillGflops, decode1,
+                    decode8, roofline());
+        }
+    }
+
     /** Runs every measurement; returns the JSON line, or the one-line summary without --json. */
     private static String run(Options o) {
         TensorSource source = o.model == null ? RandomWeights.jamba3bDense() : Checkpoint.open(o.model);
@@ -92,72 +113,69 @@ public final class CpuBench {
             long t0 = System.nanoTime();
             JambaModel model = JambaModel.load(source, backend, JambaModel.LoadOptions.DEFAULT,
                     (done, total) -> System.err.print("\r  layer " + done + "/" + total + (done == total ? "\n" : "")));
-            long params = model.parameters(), bytesPerToken = model.weightBytesPerToken();
             log(String.format("  %.2f B parameters, %.2f GB of weights, %.2f GB read per decoded token (%.1f s)",
-                    params / 1e9, model.weightBytes() / 1e9, bytesPerToken / 1e9, (System.nanoTime() - t0) / 1e9));
-
-            List<Double> bandwidth = new ArrayList<>();
-            bandwidth.add(probe.readGBs(5));
-            double peak = probe.fmaGflops(); // a capability: the best sample counts (others ran on our cores at times)
-            log(String.format("machine: read bandwidth %.1f GB/s (1 GiB buffer), float32 FMA peak %.0f GFLOP/s", bandwidth.getFirst(), peak));
-
-            Phases p = new Phases(model, new SplittableRandom(42));
-            log("prompts: " + BATCH + " x " + (PROMPT_TOKENS - 1) + " tokens in one step (also warms up the kernels)");
-            p.preparePrompts();
-            warmUp(p);
-
-            double[] b1 = new double[REPS], b8 = new double[REPS], prefill = new double[REPS];
-            for (int r = 0; r < REPS; r++) {
-                bandwidth.add(probe.readGBs(3));
-                b1[r] = p.decode(1, DECODE_STEPS);
-                log(String.format("decode b1  run %d/%d: %8.2f tok/s   (read bandwidth just before: %.1f GB/s)", r + 1, REPS, b1[r], bandwidth.getLast()));
+                    model.parameters() / 1e9, model.weightBytes() / 1e9, model.weightBytesPerToken() / 1e9, (System.nanoTime() - t0) / 1e9));
+            try {
+                Results r = measure(model, backend, probe, shape, threads);
+                log(r.summary());
+                return o.json ? r.json() : r.summary();
+            } finally {
+                model.close();
             }
-            for (int r = 0; r < REPS; r++) {
-                b8[r] = p.decode(BATCH, DECODE_STEPS);
-                log(String.format("decode b%d  run %d/%d: %8.2f tok/s", BATCH, r + 1, REPS, b8[r]));
-            }
-            for (int r = 0; r < REPS; r++) {
-                peak = Math.max(peak, probe.fmaGflops());
-                boolean last = r == REPS - 1; // timed op by op too: each op is synchronous, so this costs nothing
-                backend.reset();
-                backend.enable(last);
-                prefill[r] = p.prefill(PREFILL_TOKENS);
-                backend.enable(false);
-                log(String.format("prefill %d run %d/%d: %8.2f tok/s", PREFILL_TOKENS, r + 1, REPS, prefill[r]));
-            }
-            log("where a prefill of " + PREFILL_TOKENS + " tokens goes (its last run):");
-            backend.report(1, CpuBench::log);
-
-            int steps = 8;
-            var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-            long allocated = mx.getTotalThreadAllocatedBytes();
-            p.decode(1, steps);
-            log(String.format("heap allocated per decode step (batch 1, all threads): %.1f KB",
-                    (mx.getTotalThreadAllocatedBytes() - allocated) / 1024.0 / steps));
-            backend.reset();
-            backend.enable(true);
-            p.decode(1, steps);
-            backend.enable(false);
-            log("where a decode step (batch 1) goes:");
-            backend.report(steps, CpuBench::log);
-
-            double readGBs = MachineProbe.median(bandwidth.stream().mapToDouble(Double::doubleValue).toArray());
-            double decode1 = MachineProbe.median(b1), decode8 = MachineProbe.median(b8), pre = MachineProbe.median(prefill);
-            double gflops = 2.0 * model.parametersPerToken() * pre / 1e9;
-            log(String.format("float32 FMA peak (best of %d samples): %.0f GFLOP/s", REPS + 1, peak));
-            double roofline = decode1 * bytesPerToken / (readGBs * 1e9);
-            log(String.format("%s, %d threads: prefill %.2f tok/s (%.0f GFLOP/s, %.0f%% of FMA peak), decode b1 %.2f tok/s, "
-                            + "b%d %.2f tok/s (%.1fx b1), roofline b1 %.2f (of %.1f GB/s)", shape, threads, pre, gflops,
-                    100 * gflops / peak, decode1, BATCH, decode8, decode8 / decode1, roofline, readGBs));
-            model.close();
-            return o.json
-                    ? String.format(Locale.ROOT, "{\"shape\":\"%s\",\"params\":%d,\"weight_bytes_per_token\":%d,\"read_gb_s\":%.2f,"
-                                    + "\"prefill_tok_s\":%.3f,\"prefill_gflop_s\":%.2f,\"decode_tok_s_b1\":%.3f,\"decode_tok_s_b8\":%.3f,"
-                                    + "\"roofline_ratio_b1\":%.3f}", shape, params, bytesPerToken, readGBs, pre, gflops, decode1,
-                            decode8, roofline)
-                    : String.format(Locale.ROOT, "prefill %.2f tok/s, decode b1 %.2f tok/s, decode b%d %.2f tok/s",
-                            pre, decode1, BATCH, decode8);
         }
+    }
+
+    /** The timed runs, the probes beside them, and the per-op breakdowns (to stderr). */
+    private static Results measure(JambaModel model, OpProfile backend, MachineProbe probe, String shape, int threads) {
+        List<Double> bandwidth = new ArrayList<>();
+        bandwidth.add(probe.readGBs(5));
+        double peak = probe.fmaGflops(); // a capability: the best sample counts (others ran on our cores at times)
+        log(String.format("machine: read bandwidth %.1f GB/s (1 GiB buffer), float32 FMA peak %.0f GFLOP/s", bandwidth.getFirst(), peak));
+
+        Phases p = new Phases(model, new SplittableRandom(42));
+        log("prompts: " + BATCH + " x " + (PROMPT_TOKENS - 1) + " tokens in one step (also warms up the kernels)");
+        p.preparePrompts();
+        warmUp(p);
+
+        double[] b1 = new double[REPS], b8 = new double[REPS], prefill = new double[REPS];
+        for (int r = 0; r < REPS; r++) {
+            bandwidth.add(probe.readGBs(3));
+            b1[r] = p.decode(1, DECODE_STEPS);
+            log(String.format("decode b1  run %d/%d: %8.2f tok/s   (read bandwidth just before: %.1f GB/s)", r + 1, REPS, b1[r], bandwidth.getLast()));
+        }
+        for (int r = 0; r < REPS; r++) {
+            b8[r] = p.decode(BATCH, DECODE_STEPS);
+            log(String.format("decode b%d  run %d/%d: %8.2f tok/s", BATCH, r + 1, REPS, b8[r]));
+        }
+        for (int r = 0; r < REPS; r++) {
+            peak = Math.max(peak, probe.fmaGflops());
+            boolean last = r == REPS - 1; // timed op by op too: each op is synchronous, so this costs nothing
+            backend.reset();
+            backend.enable(last);
+            prefill[r] = p.prefill(PREFILL_TOKENS);
+            backend.enable(false);
+            log(String.format("prefill %d run %d/%d: %8.2f tok/s", PREFILL_TOKENS, r + 1, REPS, prefill[r]));
+        }
+        log("where a prefill of " + PREFILL_TOKENS + " tokens goes (its last run):");
+        backend.report(1, CpuBench::log);
+
+        int steps = 8;
+        var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long allocated = mx.getTotalThreadAllocatedBytes();
+        p.decode(1, steps);
+        log(String.format("heap allocated per decode step (batch 1, all threads): %.1f KB",
+                (mx.getTotalThreadAllocatedBytes() - allocated) / 1024.0 / steps));
+        backend.reset();
+        backend.enable(true);
+        p.decode(1, steps);
+        backend.enable(false);
+        log("where a decode step (batch 1) goes:");
+        backend.report(steps, CpuBench::log);
+
+        double pre = MachineProbe.median(prefill);
+        return new Results(shape, threads, model.parameters(), model.weightBytesPerToken(),
+                MachineProbe.median(bandwidth.stream().mapToDouble(Double::doubleValue).toArray()), peak,
+                pre, 2.0 * model.parametersPerToken() * pre / 1e9, MachineProbe.median(b1), MachineProbe.median(b8));
     }
 
     /**
