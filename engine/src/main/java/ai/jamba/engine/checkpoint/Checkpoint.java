@@ -17,7 +17,7 @@ import java.util.Map;
  * model.safetensors.index.json. Tensors are fetched by name with the shape the config implies, so a checkpoint
  * that disagrees with its config fails at load, naming the tensor and its file.
  */
-public final class Checkpoint implements AutoCloseable {
+public final class Checkpoint implements TensorSource {
     public static final String SINGLE = "model.safetensors";
     public static final String INDEX = "model.safetensors.index.json";
 
@@ -88,15 +88,17 @@ public final class Checkpoint implements AutoCloseable {
         return dir;
     }
 
+    @Override
     public JambaConfig config() {
         return config;
     }
 
+    @Override
     public boolean contains(String name) {
         return files.containsKey(name);
     }
 
-    /** The named tensor, which must have exactly {@code shape}. */
+    @Override
     public HostTensor tensor(String name, long... shape) {
         SafetensorsFile f = files.get(name);
         if (f == null) throw new CheckpointException(dir + ": missing tensor " + name);
@@ -105,6 +107,11 @@ public final class Checkpoint implements AutoCloseable {
             throw new CheckpointException(f.path() + ": tensor " + name + " has shape " + Arrays.toString(t.shape())
                     + " but config.json implies " + Arrays.toString(shape));
         return t;
+    }
+
+    @Override
+    public String origin() {
+        return dir.toString();
     }
 
     @Override

@@ -1,7 +1,9 @@
 package ai.jamba.engine.model;
 
 import ai.jamba.engine.checkpoint.Checkpoint;
+import ai.jamba.engine.checkpoint.CheckpointException;
 import ai.jamba.engine.checkpoint.JambaConfig;
+import ai.jamba.engine.checkpoint.TensorSource;
 import ai.jamba.kernels.Backend;
 import ai.jamba.kernels.Batch;
 import ai.jamba.kernels.Experts;
@@ -80,19 +82,55 @@ public final class JambaModel implements AutoCloseable {
         return owned instanceof Checkpoint c ? Optional.of(c.dir()) : Optional.empty();
     }
 
+    /** Every resident weight outside the MoE blocks (the head once when it is the embedding). */
+    private List<Weight> denseWeights() {
+        List<Weight> all = new ArrayList<>(List.of(embedTokens, finalNorm));
+        if (lmHead != embedTokens) all.add(lmHead);
+        for (Layer l : layers) {
+            all.addAll(List.of(l.inputNorm, l.preFfNorm));
+            if (l.mamba != null) all.addAll(Arrays.asList(l.mamba.inProj, l.mamba.inProjBias, l.mamba.conv, l.mamba.convBias,
+                    l.mamba.xProj, l.mamba.dtNorm, l.mamba.bNorm, l.mamba.cNorm, l.mamba.dtProj, l.mamba.dtProjBias,
+                    l.mamba.aLog, l.mamba.d, l.mamba.outProj, l.mamba.outProjBias));
+            if (l.attention != null) all.addAll(List.of(l.attention.q, l.attention.k, l.attention.v, l.attention.o));
+            if (l.mlp != null) all.addAll(List.of(l.mlp.gate, l.mlp.up, l.mlp.down));
+        }
+        all.removeIf(java.util.Objects::isNull); // absent biases
+        return all;
+    }
+
     /** Bytes of weights resident in the backend. */
     public long weightBytes() {
-        long b = embedTokens.bytes() + finalNorm.bytes() + (lmHead == embedTokens ? 0 : lmHead.bytes());
-        for (Layer l : layers) {
-            b += l.inputNorm.bytes() + l.preFfNorm.bytes();
-            if (l.mamba != null) for (Weight w : List.of(l.mamba.inProj, l.mamba.conv, l.mamba.xProj, l.mamba.dtNorm,
-                    l.mamba.bNorm, l.mamba.cNorm, l.mamba.dtProj, l.mamba.dtProjBias, l.mamba.aLog, l.mamba.d, l.mamba.outProj))
-                b += w.bytes();
-            if (l.attention != null) b += l.attention.q.bytes() + l.attention.k.bytes() + l.attention.v.bytes() + l.attention.o.bytes();
-            if (l.mlp != null) b += l.mlp.gate.bytes() + l.mlp.up.bytes() + l.mlp.down.bytes();
-            if (l.moe != null) b += l.moe.bytes();
-        }
+        long b = 0;
+        for (Weight w : denseWeights()) b += w.bytes();
+        for (Layer l : layers) if (l.moe != null) b += l.moe.bytes();
         return b;
+    }
+
+    /** Parameters of the checkpoint: every tensor, each expert's three matrices and every router. */
+    public long parameters() {
+        long p = 0;
+        for (Weight w : denseWeights()) p += (long) w.rows() * w.cols();
+        long expert = 3L * config.intermediateSize() * config.hiddenSize();
+        for (Layer l : layers) if (l.moe != null) p += l.moe.numExperts() * (expert + config.hiddenSize());
+        return p;
+    }
+
+    /**
+     * Bytes of weights one decoded token reads: everything resident but the embedding table (one row of it), and
+     * of each MoE block only the share of its top-k experts (routing spreads tokens evenly, on average).
+     */
+    public long weightBytesPerToken() {
+        long b = weightBytes() - embedTokens.bytes() + embedTokens.bytes() / embedTokens.rows();
+        for (Layer l : layers) if (l.moe != null) b -= l.moe.bytes() * (l.moe.numExperts() - l.moe.topK()) / l.moe.numExperts();
+        return b;
+    }
+
+    /** Parameters one token is multiplied with, as {@link #weightBytesPerToken} counts them: 2 flops each. */
+    public long parametersPerToken() {
+        long expert = 3L * config.intermediateSize() * config.hiddenSize();
+        long p = parameters() - embedTokens.rows() * (long) embedTokens.cols() + embedTokens.cols();
+        for (Layer l : layers) if (l.moe != null) p -= expert * (l.moe.numExperts() - l.moe.topK());
+        return p;
     }
 
     // ---- loading ------------------------------------------------------------------------------------------
@@ -120,14 +158,14 @@ public final class JambaModel implements AutoCloseable {
         }
     }
 
-    /** Loads from an open checkpoint, which the model then owns (and closes). */
-    public static JambaModel load(Checkpoint ckpt, Backend backend, LoadOptions options, Progress progress) {
-        return build(new CheckpointWeights(ckpt, backend, options), backend, progress, ckpt);
+    /** Loads from an open tensor source (a checkpoint, weights made in memory), which the model then owns (and closes). */
+    public static JambaModel load(TensorSource source, Backend backend, LoadOptions options, Progress progress) {
+        return build(new HostWeights(source, backend, options), backend, progress, source);
     }
 
     /**
-     * Where a model's weights come from, by checkpoint tensor name: a checkpoint file, or (benchmarks) weights
-     * made directly on a device. Shapes are what the config implies.
+     * Where a model's weights come from, by checkpoint tensor name: host tensors (a checkpoint, weights made in
+     * memory) made resident, or (benchmarks) weights made directly on a device. Shapes are what the config implies.
      */
     public interface WeightSource {
         JambaConfig config();
@@ -141,29 +179,29 @@ public final class JambaModel implements AutoCloseable {
         Experts experts(String prefix);
     }
 
-    /** Weights read from a checkpoint and made resident as they are. */
-    private record CheckpointWeights(Checkpoint ckpt, Backend backend, LoadOptions options) implements WeightSource {
-        @Override public JambaConfig config() { return ckpt.config(); }
+    /** Host tensors (a checkpoint's, or made in memory) made resident as they are. */
+    private record HostWeights(TensorSource source, Backend backend, LoadOptions options) implements WeightSource {
+        @Override public JambaConfig config() { return source.config(); }
 
-        @Override public boolean contains(String name) { return ckpt.contains(name); }
+        @Override public boolean contains(String name) { return source.contains(name); }
 
         @Override
         public Weight weight(String name, long... shape) {
-            return backend.weight(ckpt.tensor(name, shape));
+            return backend.weight(source.tensor(name, shape));
         }
 
         @Override
         public Experts experts(String f) {
-            JambaConfig c = ckpt.config();
+            JambaConfig c = source.config();
             long hidden = c.hiddenSize(), inter = c.intermediateSize();
             List<HostTensor> gate = new ArrayList<>(), up = new ArrayList<>(), down = new ArrayList<>();
             for (int e = 0; e < c.numExperts(); e++) {
                 String x = f + "experts." + e + ".";
-                gate.add(ckpt.tensor(x + "gate_proj.weight", inter, hidden));
-                up.add(ckpt.tensor(x + "up_proj.weight", inter, hidden));
-                down.add(ckpt.tensor(x + "down_proj.weight", hidden, inter));
+                gate.add(source.tensor(x + "gate_proj.weight", inter, hidden));
+                up.add(source.tensor(x + "up_proj.weight", inter, hidden));
+                down.add(source.tensor(x + "down_proj.weight", hidden, inter));
             }
-            return backend.experts(ckpt.tensor(f + "router.weight", c.numExperts(), hidden), gate, up, down,
+            return backend.experts(source.tensor(f + "router.weight", c.numExperts(), hidden), gate, up, down,
                     c.numExpertsPerTok(), options.int8Experts());
         }
     }
@@ -176,7 +214,8 @@ public final class JambaModel implements AutoCloseable {
         Weight head;
         if (w.contains("lm_head.weight")) head = w.weight("lm_head.weight", vocab, hidden);
         else if (c.tieWordEmbeddings()) head = embed;
-        else throw new ai.jamba.engine.checkpoint.CheckpointException("missing tensor lm_head.weight (and tie_word_embeddings is false)");
+        else throw new CheckpointException((owned instanceof TensorSource s ? s.origin() + ": " : "")
+                + "missing tensor lm_head.weight (and tie_word_embeddings is false)");
         Weight finalNorm = w.weight("model.final_layernorm.weight", hidden);
 
         Layer[] layers = new Layer[c.numHiddenLayers()];

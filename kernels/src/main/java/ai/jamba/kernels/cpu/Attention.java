@@ -2,6 +2,7 @@ package ai.jamba.kernels.cpu;
 
 import ai.jamba.kernels.Batch;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 
 /**
  * Grouped-query causal attention over the KV cache, no positional encoding. Work items are (sequence, query
@@ -31,7 +32,7 @@ final class Attention {
             for (int t = 0; t < count; t++) cache.store(slot, past[i] + t, k.data, k.at(start + t), v.data, v.at(start + t));
             firstItem[i + 1] = firstItem[i] + heads * count;
         }
-        pool.forRange(firstItem[n], 1, (i0, i1) -> {
+        pool.forRange(firstItem[n], 2L * headDim * (past[n - 1] + batch.rowCount()[n - 1]), (i0, i1) -> {
             int seq = 0;
             for (int item = i0; item < i1; item++) {
                 while (item >= firstItem[seq + 1]) seq++;
@@ -67,11 +68,12 @@ final class Attention {
         }
         float inv = 1f / sum;
         int oAt = out.at(row) + head * headDim;
-        java.util.Arrays.fill(out.data, oAt, oAt + headDim, 0f);
-        for (int j = 0; j < positions; j++) {
-            float p = scores[j] * inv;
-            int vAt = j * width + kvHead * headDim;
-            for (int e = 0; e < headDim; e++) out.data[oAt + e] += p * values[vAt + e];
+        for (int e = 0; e < headDim; e += Simd.L) { // out = Σ_j p_j v_j, a slice of L lanes at a time
+            VectorMask<Float> m = Simd.F.indexInRange(e, headDim);
+            FloatVector acc = FloatVector.zero(Simd.F);
+            for (int j = 0; j < positions; j++)
+                acc = FloatVector.fromArray(Simd.F, values, j * width + kvHead * headDim + e, m).fma(FloatVector.broadcast(Simd.F, scores[j] * inv), acc);
+            acc.intoArray(out.data, oAt + e, m);
         }
     }
 

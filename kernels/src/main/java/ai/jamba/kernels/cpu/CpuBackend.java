@@ -8,6 +8,8 @@ import ai.jamba.kernels.HostTensor;
 import ai.jamba.kernels.KvCache;
 import ai.jamba.kernels.MambaState;
 import ai.jamba.kernels.Mat;
+import ai.jamba.kernels.Sampler;
+import ai.jamba.kernels.SamplingParams;
 import ai.jamba.kernels.Weight;
 import jdk.incubator.vector.FloatVector;
 
@@ -19,9 +21,12 @@ import java.util.List;
  */
 public final class CpuBackend implements Backend {
     private final Parallel pool;
+    private final Scratch scratch = new Scratch();
+    private final MixtureOfExperts moe;
 
     public CpuBackend(int threads) {
         this.pool = new Parallel(threads);
+        this.moe = new MixtureOfExperts(pool, scratch);
     }
 
     /** Threads by default: one per core. */
@@ -102,8 +107,13 @@ public final class CpuBackend implements Backend {
         for (int t = 0; t < ids.length; t++) {
             int id = ids[t];
             if (id < 0 || id >= w.rows) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + w.rows + ")");
-            int at = o.at(t);
-            for (int c = 0; c < w.cols; c++) o.data[at + c] = w.get(id, c);
+            int at = o.at(t), c = 0;
+            long row = (long) id * w.cols;
+            for (; c <= w.cols - Simd.L; c += Simd.L) {
+                FloatVector v = Simd.widen(w, row + c);
+                (w.scales == null ? v : v.mul(w.scales[id])).intoArray(o.data, at + c);
+            }
+            for (; c < w.cols; c++) o.data[at + c] = w.get(id, c);
         }
     }
 
@@ -113,7 +123,7 @@ public final class CpuBackend implements Backend {
         float[] w = CpuWeight.of(weight).floats();
         int cols = xm.cols;
         if (w.length != cols) throw new IllegalArgumentException(weight.name() + " has " + w.length + " elements for rows of " + cols);
-        pool.forRange(xm.rows, Math.max(1, 4096 / cols), (r0, r1) -> {
+        pool.forRange(xm.rows, cols, (r0, r1) -> {
             for (int r = r0; r < r1; r++) normRow(xm.data, xm.at(r), w, eps, cols, om.data, om.at(r));
         });
     }
@@ -123,7 +133,7 @@ public final class CpuBackend implements Backend {
         CpuMat rm = CpuMat.of(residual), dm = CpuMat.of(delta), om = CpuMat.of(out);
         float[] w = CpuWeight.of(weight).floats();
         int cols = rm.cols;
-        pool.forRange(rm.rows, Math.max(1, 4096 / cols), (r0, r1) -> {
+        pool.forRange(rm.rows, cols, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 addRow(rm.data, rm.at(r), dm.data, dm.at(r), cols);
                 normRow(rm.data, rm.at(r), w, eps, cols, om.data, om.at(r));
@@ -157,14 +167,14 @@ public final class CpuBackend implements Backend {
     public void add(Mat acc, Mat x) {
         CpuMat a = CpuMat.of(acc), b = CpuMat.of(x);
         if (a.rows != b.rows || a.cols != b.cols) throw new IllegalArgumentException("add: " + a + " += " + b);
-        pool.forRange(a.rows, Math.max(1, 4096 / a.cols), (r0, r1) -> {
+        pool.forRange(a.rows, a.cols, (r0, r1) -> {
             for (int r = r0; r < r1; r++) addRow(a.data, a.at(r), b.data, b.at(r), a.cols);
         });
     }
 
     @Override
     public void matmul(Mat x, Weight w, Weight bias, Mat out) {
-        MatMul.run(pool, CpuMat.of(x), CpuWeight.of(w), bias == null ? null : CpuWeight.of(bias), CpuMat.of(out));
+        MatMul.run(pool, scratch, CpuMat.of(x), CpuWeight.of(w), bias == null ? null : CpuWeight.of(bias), CpuMat.of(out));
     }
 
     @Override
@@ -175,7 +185,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void selectiveScan(MambaState state, Batch batch, Mat u, Mat dt, Weight aLog, Mat b, Mat c, Weight d, Mat z, Mat out) {
-        SelectiveScan.run(pool, (CpuMambaState) state, batch, CpuMat.of(u), CpuMat.of(dt), CpuWeight.of(aLog),
+        SelectiveScan.run(pool, scratch, (CpuMambaState) state, batch, CpuMat.of(u), CpuMat.of(dt), CpuWeight.of(aLog),
                 CpuMat.of(b), CpuMat.of(c), CpuWeight.of(d), CpuMat.of(z), CpuMat.of(out));
     }
 
@@ -186,29 +196,27 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void mlp(Mat x, Weight gate, Weight up, Weight down, Mat out) {
-        CpuMat xm = CpuMat.of(x);
-        int inter = gate.rows();
-        CpuMat g = CpuMat.of(allocate(xm.rows, inter)), u = CpuMat.of(allocate(xm.rows, inter));
-        matmul(xm, gate, null, g);
-        matmul(xm, up, null, u);
-        pool.forRange(xm.rows, Math.max(1, 4096 / inter), (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int at = r * inter;
-                for (int i = 0; i < inter; i++) g.data[at + i] = Simd.silu(g.data[at + i]) * u.data[at + i];
-            }
-        });
-        matmul(g, down, null, out);
+        Mlp.run(pool, scratch, CpuMat.of(x), CpuWeight.of(gate), CpuWeight.of(up), CpuWeight.of(down), CpuMat.of(out));
     }
 
     @Override
     public void moe(Mat x, Experts experts, Mat out) {
-        MixtureOfExperts.run(this, CpuMat.of(x), (CpuExperts) experts, CpuMat.of(out));
+        moe.run(CpuMat.of(x), (CpuExperts) experts, CpuMat.of(out));
     }
 
     @Override
     public void gatherRows(Mat x, int[] rows, Mat out) {
         CpuMat s = CpuMat.of(x), d = CpuMat.of(out);
         for (int i = 0; i < rows.length; i++) System.arraycopy(s.data, s.at(rows[i]), d.data, d.at(i), s.cols);
+    }
+
+    /** Samples straight from the logits' rows: they are host memory already, no copy needed. */
+    @Override
+    public int[] sample(Mat logits, SamplingParams[] params, double[] uniforms) {
+        CpuMat m = CpuMat.of(logits);
+        int[] ids = new int[m.rows];
+        for (int i = 0; i < ids.length; i++) ids[i] = Sampler.sample(m.data, m.at(i), m.cols, params[i], uniforms[i]);
+        return ids;
     }
 
     @Override

@@ -6,9 +6,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Mamba state per slot on the heap. The conv state is kept [d_inner][d_conv - 1] (oldest input first); the SSM
- * state is kept state-major, [d_state][d_inner], so the scan can run SIMD lanes over channels. Slots are made on
- * first use.
+ * Mamba state per slot on the heap, laid out so the kernels run SIMD lanes over channels: the conv state is kept
+ * tap-major, [d_conv - 1][d_inner] (oldest input first), the SSM state state-major, [d_state][d_inner]. Exports
+ * use the interface's channel-major layouts. Slots are made on first use.
  */
 final class CpuMambaState implements MambaState {
     private final int dInner, dConv, dState;
@@ -36,7 +36,7 @@ final class CpuMambaState implements MambaState {
     private void grow(int slot) {
         if (slot < 0) throw new IllegalArgumentException("negative slot " + slot);
         while (conv.size() <= slot) {
-            conv.add(new float[dInner * (dConv - 1)]);
+            conv.add(new float[(dConv - 1) * dInner]);
             ssm.add(new float[dState * dInner]);
         }
     }
@@ -57,9 +57,8 @@ final class CpuMambaState implements MambaState {
     public float[] export(int slot) {
         float[] c = conv(slot), h = ssm(slot);
         float[] out = new float[exportSize()];
-        System.arraycopy(c, 0, out, 0, c.length);
-        for (int ch = 0; ch < dInner; ch++)
-            for (int s = 0; s < dState; s++) out[c.length + ch * dState + s] = h[s * dInner + ch];
+        transpose(c, dConv - 1, dInner, out, 0);
+        transpose(h, dState, dInner, out, c.length);
         return out;
     }
 
@@ -68,9 +67,18 @@ final class CpuMambaState implements MambaState {
         if (state.length != exportSize())
             throw new IllegalArgumentException("Mamba state of " + state.length + " floats, expected " + exportSize());
         float[] c = conv(slot), h = ssm(slot);
-        System.arraycopy(state, 0, c, 0, c.length);
-        for (int ch = 0; ch < dInner; ch++)
-            for (int s = 0; s < dState; s++) h[s * dInner + ch] = state[c.length + ch * dState + s];
+        untranspose(state, 0, dConv - 1, dInner, c);
+        untranspose(state, c.length, dState, dInner, h);
+    }
+
+    /** src [rows][cols] into dst at {@code at} as [cols][rows]. */
+    private static void transpose(float[] src, int rows, int cols, float[] dst, int at) {
+        for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) dst[at + c * rows + r] = src[r * cols + c];
+    }
+
+    /** src at {@code at}, [cols][rows], into dst as [rows][cols]. */
+    private static void untranspose(float[] src, int at, int rows, int cols, float[] dst) {
+        for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) dst[r * cols + c] = src[at + c * rows + r];
     }
 
     @Override

@@ -2,16 +2,19 @@ package ai.jamba.kernels.cpu;
 
 import ai.jamba.kernels.Batch;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 
 /**
  * The selective scan (Mamba's S6) with the D skip and the silu(z) gate, per sequence, token by token from the
- * slot's SSM state. SIMD lanes run over channels: a block of L channels keeps its d_state rows of h in a small
- * buffer while the tokens stream past, and B[t, s], C[t, s] are shared by every channel.
+ * slot's SSM state. SIMD lanes run over channels: a block of L channels updates its d_state rows of h in place
+ * (they stay in L1) while the tokens stream past, and B[t, s], C[t, s] are shared by every channel. Δ = softplus(dt)
+ * and the gate silu(z) are lane functions of one element each: a first pass computes them for every row, so the
+ * recurrence (one exp per state) compiles small. Each pass is one parallel region over the whole batch.
  */
 final class SelectiveScan {
     private SelectiveScan() {}
 
-    static void run(Parallel pool, CpuMambaState state, Batch batch, CpuMat u, CpuMat dt, CpuWeight aLog,
+    static void run(Parallel pool, Scratch scratch, CpuMambaState state, Batch batch, CpuMat u, CpuMat dt, CpuWeight aLog,
                     CpuMat b, CpuMat c, CpuWeight d, CpuMat z, CpuMat out) {
         int dInner = state.dInner(), dState = state.dState();
         if (aLog.rows != dInner || aLog.cols != dState)
@@ -20,18 +23,23 @@ final class SelectiveScan {
             throw new IllegalArgumentException("B and C need d_state " + dState + " columns, got " + b.cols + " and " + c.cols);
         float[] a = stateMajorA(aLog, dInner, dState);
         float[] dSkip = d.floats();
-        int blocks = (dInner + Simd.L - 1) / Simd.L;
-        for (int i = 0; i < batch.sequences(); i++) {
-            int start = batch.rowStart()[i], count = batch.rowCount()[i];
-            float[] h = state.ssm(batch.slots()[i]);
-            pool.forRange(blocks, 1, (b0, b1) -> {
-                for (int blk = b0; blk < b1; blk++) {
-                    int c0 = blk * Simd.L;
-                    if (c0 + Simd.L <= dInner) vectorBlock(c0, start, count, dInner, dState, a, dSkip, h, u, dt, b, c, z, out);
-                    else for (int ch = c0; ch < dInner; ch++) scalarChannel(ch, start, count, dInner, dState, a, dSkip, h, u, dt, b, c, z, out);
-                }
-            });
-        }
+        int rows = batch.rows();
+        CpuMat delta = scratch.mat(Scratch.Use.SCAN_DELTA, rows, dInner), gate = scratch.mat(Scratch.Use.SCAN_GATE, rows, dInner);
+        pool.forRange(rows, 40L * dInner, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                Simd.softplus(dt.data, dt.at(r), delta.data, delta.at(r), dInner);
+                Simd.silu(z.data, z.at(r), gate.data, gate.at(r), dInner);
+            }
+        });
+        for (int slot : batch.slots()) state.ssm(slot); // makes new slots here: the workers only read the list
+        int blocks = (dInner + Simd.L - 1) / Simd.L, sequences = batch.sequences();
+        long work = (long) rows / sequences * dState * Simd.L * 8;
+        pool.forRange(sequences * blocks, work, (i0, i1) -> {
+            for (int item = i0; item < i1; item++) {
+                int i = item / blocks, c0 = item % blocks * Simd.L;
+                block(c0, state.ssm(batch.slots()[i]), batch.rowStart()[i], batch.rowCount()[i], dInner, dState, a, dSkip, u, delta, b, c, gate, out);
+            }
+        });
     }
 
     /** A = -exp(A_log), laid out [d_state][d_inner] to match the state; computed once per weight. */
@@ -45,47 +53,27 @@ final class SelectiveScan {
         });
     }
 
-    private static void vectorBlock(int c0, int start, int count, int dInner, int dState, float[] a, float[] dSkip,
-                                    float[] h, CpuMat u, CpuMat dt, CpuMat b, CpuMat c, CpuMat z, CpuMat out) {
+    /** Channels [c0, c0 + L) of one sequence's rows (masked past d_inner), from Δ and the gate computed already. */
+    private static void block(int c0, float[] h, int start, int count, int dInner, int dState, float[] a, float[] dSkip,
+                              CpuMat u, CpuMat delta, CpuMat b, CpuMat c, CpuMat gate, CpuMat out) {
         var F = Simd.F;
-        FloatVector dv = FloatVector.fromArray(F, dSkip, c0);
-        FloatVector one = FloatVector.broadcast(F, 1f);
+        VectorMask<Float> m = F.indexInRange(c0, dInner);
+        FloatVector dv = FloatVector.fromArray(F, dSkip, c0, m);
         for (int t = start; t < start + count; t++) {
-            FloatVector raw = FloatVector.fromArray(F, dt.data, dt.at(t) + c0);
-            // softplus with torch's threshold: x > 20 passes through
-            FloatVector delta = Simd.map(raw, x -> Simd.softplus((float) x));
-            FloatVector uv = FloatVector.fromArray(F, u.data, u.at(t) + c0);
-            FloatVector du = delta.mul(uv);
+            FloatVector dl = FloatVector.fromArray(F, delta.data, delta.at(t) + c0, m);
+            FloatVector uv = FloatVector.fromArray(F, u.data, u.at(t) + c0, m);
+            FloatVector du = dl.mul(uv);
             FloatVector y = FloatVector.zero(F);
             int bRow = b.at(t), cRow = c.at(t);
             for (int s = 0; s < dState; s++) {
                 int at = s * dInner + c0;
-                FloatVector decay = Simd.map(delta.mul(FloatVector.fromArray(F, a, at)), Math::exp);
-                FloatVector hs = decay.mul(FloatVector.fromArray(F, h, at)).add(du.mul(b.data[bRow + s]));
-                hs.intoArray(h, at);
+                FloatVector decay = Simd.exp(dl.mul(FloatVector.fromArray(F, a, at, m)));
+                FloatVector hs = decay.mul(FloatVector.fromArray(F, h, at, m)).add(du.mul(b.data[bRow + s]));
+                hs.intoArray(h, at, m);
                 y = hs.fma(FloatVector.broadcast(F, c.data[cRow + s]), y);
             }
             y = uv.fma(dv, y);
-            FloatVector zv = FloatVector.fromArray(F, z.data, z.at(t) + c0);
-            FloatVector gate = zv.div(one.add(Simd.map(zv.neg(), Math::exp)));
-            y.mul(gate).intoArray(out.data, out.at(t) + c0);
-        }
-    }
-
-    private static void scalarChannel(int ch, int start, int count, int dInner, int dState, float[] a, float[] dSkip,
-                                      float[] h, CpuMat u, CpuMat dt, CpuMat b, CpuMat c, CpuMat z, CpuMat out) {
-        for (int t = start; t < start + count; t++) {
-            float delta = Simd.softplus(dt.data[dt.at(t) + ch]);
-            float uv = u.data[u.at(t) + ch];
-            float y = 0;
-            for (int s = 0; s < dState; s++) {
-                int at = s * dInner + ch;
-                float hs = (float) Math.exp(delta * a[at]) * h[at] + delta * uv * b.data[b.at(t) + s];
-                h[at] = hs;
-                y += hs * c.data[c.at(t) + s];
-            }
-            y += uv * dSkip[ch];
-            out.data[out.at(t) + ch] = y * Simd.silu(z.data[z.at(t) + ch]);
+            y.mul(FloatVector.fromArray(F, gate.data, gate.at(t) + c0, m)).intoArray(out.data, out.at(t) + c0, m);
         }
     }
 }
