@@ -1,6 +1,6 @@
 #!/bin/bash
 # Builds what the GPU machine needs into <main checkout>/.devcarry (git-ignored there; name it in `carry`):
-# a jlink'd Java 25 runtime, the project's jars and test jars, Jackson, the JUnit console launcher, the device
+# a jlink'd Java 25 runtime, the project's jars and test jars, Jackson, SLF4J, the JUnit console launcher, the device
 # scripts, the demo's validation documents as token ids and transformers' benchmark. Run from the repo root of the checkout you build.
 # usage: bench/gpu/prepare-devcarry.sh [DEST]   (default /work/main/.devcarry)
 set -euo pipefail
@@ -11,10 +11,12 @@ mvn -q -pl kernels,engine test-compile
 mkdir -p "$DEST/jars" && rm -f "$DEST"/jars/*.jar
 cp target/lib/jamba-kernels-*.jar target/lib/jamba-engine-*.jar target/lib/jamba-bench-*.jar "$DEST/jars/"
 cp target/lib/jackson-annotations-2.18*.jar target/lib/jackson-core-2.18*.jar target/lib/jackson-databind-2.18*.jar "$DEST/jars/"
+# the serving engine (ServeAgreement) logs through SLF4J
+cp target/lib/slf4j-api-*.jar target/lib/slf4j-simple-*.jar "$DEST/jars/"
 (cd kernels/target/test-classes && "$JAVA_HOME/bin/jar" cf "$DEST/jars/kernels-tests.jar" .)
 (cd engine/target/test-classes && "$JAVA_HOME/bin/jar" cf "$DEST/jars/engine-tests.jar" .)
 mvn -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.13.4 -DoutputDirectory="$DEST"
-cp bench/gpu/gpu-suite.sh bench/gpu/gpu-bench.sh bench/gpu/gpu-full.sh "$DEST/"
+cp bench/gpu/gpu-suite.sh bench/gpu/gpu-bench.sh bench/gpu/gpu-full.sh bench/gpu/gpu-agreement.sh "$DEST/"
 # the demo's validation documents as token ids, for the GPU suite's perplexity test (the tokenizer jar stays here)
 "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Djamba.root="$PWD" \
   -cp "engine/target/test-classes:$DEST/junit-platform-console-standalone-1.13.4.jar:$(ls target/lib/*.jar | tr '\n' ':')" ai.jamba.engine.eval.TokenizedDocuments "$DEST/valid-ids.txt"

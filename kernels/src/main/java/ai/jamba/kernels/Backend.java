@@ -67,6 +67,14 @@ public interface Backend extends AutoCloseable {
     /** out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight. {@code out} may be {@code x}. */
     void rmsNorm(Mat x, Weight weight, float eps, Mat out);
 
+    /**
+     * Each xs[i] = rmsNorm(xs[i]) with weights[i], in place: several small norms of the same rows (Mamba's dt, B and
+     * C norms of x_proj's output), in one pass where the backend can.
+     */
+    default void rmsNormEach(List<Mat> xs, List<Weight> weights, float eps) {
+        for (int i = 0; i < xs.size(); i++) rmsNorm(xs.get(i), weights.get(i), eps, xs.get(i));
+    }
+
     /** residual += delta, then out = rmsNorm(residual): the residual add and the next layer's norm in one pass. */
     default void addRmsNorm(Mat residual, Mat delta, Weight weight, float eps, Mat out) {
         add(residual, delta);

@@ -458,9 +458,7 @@ public final class JambaModel implements AutoCloseable {
         backend.conv1d(state, batch, xs, m.conv, m.convBias, u);
         backend.matmul(u, m.xProj, null, xdbl);
         Mat dtLow = xdbl.cols(0, rank), b = xdbl.cols(rank, rank + n), c = xdbl.cols(rank + n, rank + 2 * n);
-        backend.rmsNorm(dtLow, m.dtNorm, eps, dtLow);
-        backend.rmsNorm(b, m.bNorm, eps, b);
-        backend.rmsNorm(c, m.cNorm, eps, c);
+        backend.rmsNormEach(List.of(dtLow, b, c), List.of(m.dtNorm, m.bNorm, m.cNorm), eps);
         backend.matmul(dtLow, m.dtProj, m.dtProjBias, dt);
         backend.selectiveScan(state, batch, u, dt, m.aLog, b, c, m.d, z, y);
         backend.matmul(y, m.outProj, m.outProjBias, out);

@@ -299,8 +299,13 @@ public final class CudaBackend implements Backend {
                 device.args().ptr(w.ptr()).i32(w.code()).ptr(dIds).i32(w.cols()).ptr(o.ptr).i32(o.stride));
     }
 
+    /** elementwise.cu NORM_PER: columns of a row each thread of a norm holds. */
+    private static final int NORM_PER = 16;
+
+    /** Threads of a norm's block: enough for the row at NORM_PER columns a thread, in whole warps. */
     private static int rowBlock(int cols) {
-        return Math.min(256, Math.max(32, (cols + 31) / 32 * 32));
+        if (cols > NORM_PER * 1024) throw new IllegalArgumentException("the CUDA norms take rows of at most " + NORM_PER * 1024 + " columns, got " + cols);
+        return Math.max(32, (cols + NORM_PER * 32 - 1) / (NORM_PER * 32) * 32);
     }
 
     @Override
@@ -311,6 +316,32 @@ public final class CudaBackend implements Backend {
         if (w.rows() * w.cols() != xm.cols) throw new IllegalArgumentException(w.name() + " has " + w.rows() * w.cols() + " elements for rows of " + xm.cols);
         device.launch(kernel("elementwise.cu", "rms_norm"), xm.rows, 1, 1, rowBlock(xm.cols), 0,
                 device.args().ptr(xm.ptr).i32(xm.stride).ptr(w.ptr()).i32(w.code()).f32(eps).ptr(om.ptr).i32(om.stride).i32(xm.cols));
+    }
+
+    @Override
+    public void rmsNormEach(List<Mat> xs, List<Weight> weights, float eps) {
+        bind();
+        CudaMat[] m = xs.stream().map(CudaMat::of).toArray(CudaMat[]::new);
+        CudaWeight[] w = weights.stream().map(CudaWeight::of).toArray(CudaWeight[]::new);
+        boolean together = m.length >= 1 && m.length <= 3;  // rms_norm3
+        int widest = 0;
+        for (int i = 0; i < m.length; i++) {
+            if (w[i].rows() * w[i].cols() != m[i].cols)
+                throw new IllegalArgumentException(w[i].name() + " has " + w[i].rows() * w[i].cols() + " elements for rows of " + m[i].cols);
+            together &= m[i].rows == m[0].rows && w[i].dtype() == w[0].dtype();
+            widest = Math.max(widest, m[i].cols);
+        }
+        if (!together) {
+            Backend.super.rmsNormEach(xs, weights, eps);
+            return;
+        }
+        // slots past the last norm repeat it; the grid has no blocks for them
+        CudaMat m1 = m[Math.min(1, m.length - 1)], m2 = m[Math.min(2, m.length - 1)];
+        CudaWeight w1 = w[Math.min(1, w.length - 1)], w2 = w[Math.min(2, w.length - 1)];
+        device.launch(kernel("elementwise.cu", "rms_norm3"), m[0].rows, m.length, 1, rowBlock(widest), 0,
+                device.args().ptr(m[0].ptr).i32(m[0].stride).i32(m[0].cols).ptr(w[0].ptr())
+                        .ptr(m1.ptr).i32(m1.stride).i32(m1.cols).ptr(w1.ptr())
+                        .ptr(m2.ptr).i32(m2.stride).i32(m2.cols).ptr(w2.ptr()).i32(w[0].code()).f32(eps));
     }
 
     @Override
@@ -376,11 +407,14 @@ public final class CudaBackend implements Backend {
         ensureSlots(s, batch);
         DeviceBatch db = batch(batch);
         String[] defs = mambaDefines(s);
+        boolean oneRowEach = batch.rows() == batch.sequences();  // a decode step: conv1d moves the state on itself
         device.launch(kernel("mamba.cu", "conv1d", defs), Device.blocks(dInner, 256), batch.rows(), 1, 256, 0,
                 device.args().batch(db).ptr(s.conv()).ptr(xm.ptr).i32(xm.stride).ptr(wm.ptr()).i32(wm.code())
-                        .ptr(b == null ? 0 : b.ptr()).i32(b == null ? 0 : b.code()).ptr(om.ptr).i32(om.stride).i32(dInner));
-        device.launch(kernel("mamba.cu", "conv_state", defs), Device.blocks(dInner, 256), batch.sequences(), 1, 256, 0,
-                device.args().batch(db).ptr(s.conv()).ptr(xm.ptr).i32(xm.stride).i32(dInner));
+                        .ptr(b == null ? 0 : b.ptr()).i32(b == null ? 0 : b.code()).ptr(om.ptr).i32(om.stride).i32(dInner)
+                        .i32(oneRowEach ? 1 : 0));
+        if (!oneRowEach)
+            device.launch(kernel("mamba.cu", "conv_state", defs), Device.blocks(dInner, 256), batch.sequences(), 1, 256, 0,
+                    device.args().batch(db).ptr(s.conv()).ptr(xm.ptr).i32(xm.stride).i32(dInner));
     }
 
     @Override
@@ -493,16 +527,21 @@ public final class CudaBackend implements Backend {
         if (E > 256) throw new IllegalArgumentException("the CUDA MoE kernels route over at most 256 experts, got " + E);
         long logits = device.scratch("router logits", 4L * T * E);
         long sel = device.scratch("moe choices", 4L * T * k), prob = device.scratch("moe weights", 4L * T * k);
-        long lists = device.scratch("moe lists", 4L * (2L * E + 2L * T * k));
-        long count = lists, offset = lists + 4L * E, token = lists + 8L * E, slot = token + 4L * T * k;
+        long lists = device.scratch("moe lists", 4L * (3L * E + 2L * T * k));
+        long count = lists, offset = lists + 4L * E, token = lists + 8L * E, slot = token + 4L * T * k, active = slot + 4L * T * k;
         long h = device.scratch("expert activations", 4L * T * k * inter);
         long y = device.scratch("expert outputs", 4L * T * k * hidden);
-        products.product(xm.ptr, xm.stride, T, ex.router(), null, logits, E);
+        Products.Lists l = new Products.Lists(count, offset, token, active, E, k);
         if (T <= DEVICE_ROUTED_ROWS) {
             if (k > 8) throw new IllegalArgumentException("the CUDA decode routing takes at most 8 experts a token, got " + k);
-            device.launch(kernel("moe.cu", "moe_route_lists"), 1, 1, 1, 256, 0,
-                    device.args().ptr(logits).i32(E).i32(T).i32(E).i32(k).ptr(sel).ptr(prob).ptr(count).ptr(offset).ptr(token).ptr(slot));
+            if (!products.routeInOneLaunch(xm.ptr, xm.stride, T, ex.router(), logits, sel, prob, l, slot)) {
+                products.product(xm.ptr, xm.stride, T, ex.router(), null, logits, E);
+                device.launch(kernel("moe.cu", "moe_route_lists"), 1, 1, 1, 256, 0,
+                        device.args().ptr(logits).i32(E).i32(T).i32(E).i32(k).ptr(sel).ptr(prob).ptr(count).ptr(offset).ptr(token).ptr(slot)
+                                .ptr(active));
+            }
         } else {
+            products.product(xm.ptr, xm.stride, T, ex.router(), null, logits, E);
             device.launch(kernel("moe.cu", "moe_route"), Device.blocks(T, 128), 1, 1, 128, 0,
                     device.args().ptr(logits).i32(E).i32(T).i32(E).i32(k).ptr(sel).ptr(prob));
             device.launch(kernel("moe.cu", "moe_lists"), 1, 1, 1, (E + 31) / 32 * 32, 0,
@@ -511,7 +550,6 @@ public final class CudaBackend implements Backend {
         boolean tensor = ex.dtype() == DType.BF16 || ex.dtype() == DType.I8;
         if (T <= DEVICE_ROUTED_ROWS && tensor) {
             // every expert's blocks look up their own token lists: no host round trip
-            Products.Lists l = new Products.Lists(count, offset, token, E, k);
             products.gateUp(xm.ptr, xm.stride, T, ex.gateWeight(), ex.upWeight(), l, h, inter);
             products.expertDown(h, inter, T, ex.downWeight(), l, y, hidden);
         } else if (T <= DEVICE_ROUTED_ROWS) {

@@ -79,22 +79,37 @@ final class Device implements AutoCloseable {
     /** The calling thread must have the context current before any call (the engine thread may not be the opener). */
     void bind() {
         driver.makeCurrent(context);
+        boundThread = Thread.currentThread();
+    }
+
+    /** The thread that made the context current last. */
+    private volatile Thread boundThread;
+
+    /**
+     * Binds for a calling thread that has not: the memory and transfer calls below may come straight from a state
+     * object (a StatePool's Mamba state or K/V cache acquired on the serving engine's thread) before any backend call.
+     */
+    private void current() {
+        if (Thread.currentThread() != boundThread) bind();
     }
 
     // ---- memory ---------------------------------------------------------------------------------------------
 
     long alloc(long bytes, String what) {
+        current();
         return driver.malloc(bytes, what);
     }
 
     /** Free and total device memory, bytes. */
     long[] memoryInfo() {
+        current();
         return driver.memoryInfo();
     }
 
     /** Frees after the stream is idle: work queued earlier may still read the buffer. */
     void free(long ptr) {
         if (ptr == 0) return;
+        current();
         synchronize();
         driver.free(ptr);
     }
@@ -147,6 +162,7 @@ final class Device implements AutoCloseable {
 
     /** Copies host bytes to the device in stream order; the host array may be reused as soon as this returns. */
     void upload(MemorySegment src, long dst) {
+        current();
         long size = src.byteSize();
         for (long done = 0; done < size; ) {
             long n = Math.min(size - done, STAGING_BYTES);
@@ -161,6 +177,7 @@ final class Device implements AutoCloseable {
     void download(long src, MemorySegment dst) {
         long size = dst.byteSize();
         if (size == 0) return;
+        current();
         graphs.unrepeatable();
         if (download.byteSize() < size) {
             synchronize();
@@ -181,16 +198,19 @@ final class Device implements AutoCloseable {
     }
 
     void copy(long dst, long src, long bytes) {
+        current();
         graphs.flush();
         if (bytes > 0) driver.copyDeviceAsync(dst, src, bytes, stream);
     }
 
     void zero(long dst, long bytes) {
+        current();
         graphs.flush();
         if (bytes > 0) driver.zeroAsync(dst, bytes, stream);
     }
 
     void synchronize() {
+        current();
         graphs.flush();
         driver.synchronize(stream);
     }

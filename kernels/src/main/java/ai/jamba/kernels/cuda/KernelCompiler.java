@@ -26,7 +26,7 @@ import java.util.function.Consumer;
  */
 final class KernelCompiler {
     /** Headers every source may include, by include name. */
-    private static final List<String> HEADERS = List.of("common.cuh");
+    private static final List<String> HEADERS = List.of("common.cuh", "moe.cuh");
 
     private final CudaDriver driver;
     private final Nvrtc nvrtc;

@@ -34,9 +34,14 @@ final class Products {
 
     /**
      * Per-expert token lists on the device (moe.cu): count[e] entries at offset[e]; the x row of entry i is
-     * token[i]; each token in {@code topK} lists.
+     * token[i]; each token in {@code topK} lists; active[i] the i-th expert with tokens (-1 past the last).
      */
-    record Lists(long count, long offset, long token, int experts, int topK) {}
+    record Lists(long count, long offset, long token, long active, int experts, int topK) {
+        /** Grid rows of an expert kernel over T tokens: one per expert that can have been chosen. */
+        int gridRows(int T) {
+            return Math.min(experts, T * topK);
+        }
+    }
 
     private final Device device;
 
@@ -79,10 +84,11 @@ final class Products {
             // a warp per (weight, slice) of 16 features: as many warps as a product of 2·I features
             int nt = tiles(T), s = Math.min(slices(2 * I, K, lists), MMA_MAX_SLICES / 2);
             device.launch(kernel("mma.cu", "gate_up_" + tag(gate.dtype()) + "_" + nt), Device.blocks(Device.blocks(I, 16), MMA_WARPS / (2 * s)),
-                    lists == null ? 1 : lists.experts, 1, 32 * MMA_WARPS, partBytes(nt),
+                    lists == null ? 1 : lists.gridRows(T), 1, 32 * MMA_WARPS, partBytes(nt),
                     device.args().ptr(x).i32(ldx).ptr(lists == null ? 0 : lists.token).i32(T).ptr(gate.ptr()).ptr(gate.scales())
                             .ptr(up.ptr()).ptr(up.scales()).ptr(lists == null ? 0 : lists.count).ptr(lists == null ? 0 : lists.offset)
-                            .i32(I).i32(K).i32(s).ptr(h).i32(ldh).i32(wvec(gate) & wvec(up)).i32(xvec(x, ldx, K)), true);
+                            .ptr(lists == null ? 0 : lists.active).i32(I).i32(K).i32(s).ptr(h).i32(ldh).i32(wvec(gate) & wvec(up))
+                            .i32(xvec(x, ldx, K)), true);
             return;
         }
         if (lists != null) throw new IllegalStateException("experts of " + gate.dtype() + " are routed by the gemv.cu expert kernels");
@@ -101,6 +107,21 @@ final class Products {
     /** y[entry] = down_e · h[entry] for every entry of each expert's list (h and y rows are list entries). */
     void expertDown(long h, int ldh, int T, CudaWeight down, Lists lists, long y, int ldy) {
         mma(h, ldh, 0, T, down, null, lists, y, ldy);
+    }
+
+    /**
+     * A MoE router's logits [T, E] and the routing of its T ≤ {@link #MMA_ROWS} tokens into {@code lists} (moe.cuh), in
+     * one launch where the router's product is one block (its logits bit for bit those of {@link #product}); false,
+     * with nothing launched, where it is not.
+     */
+    boolean routeInOneLaunch(long x, int ldx, int T, CudaWeight router, long logits, long sel, long prob, Lists lists, long slot) {
+        int E = router.rows(), K = router.cols(), s = slices(E, K, null);
+        if (router.dtype() != DType.BF16 || T > MMA_ROWS || Device.blocks(Device.blocks(E, 16), MMA_WARPS / s) != 1) return false;
+        device.launch(kernel("mma.cu", "router_bf16_" + tiles(T)), 1, 1, 1, 32 * MMA_WARPS, s > 1 ? partBytes(tiles(T)) : 0,
+                device.args().ptr(x).i32(ldx).i32(T).ptr(router.ptr()).i32(E).i32(K).i32(s).ptr(logits).i32(lists.topK)
+                        .ptr(sel).ptr(prob).ptr(lists.count).ptr(lists.offset).ptr(lists.token).ptr(slot).ptr(lists.active)
+                        .i32(wvec(router)).i32(xvec(x, ldx, K)), true);
+        return true;
     }
 
     void siluMul(long g, int ldg, long u, int ldu, int T, int cols) {
@@ -142,10 +163,11 @@ final class Products {
     private void mma(long x, int ldx, long xrows, int T, CudaWeight w, CudaWeight bias, Lists lists, long out, int ldo) {
         int N = w.rows(), K = w.cols(), s = slices(N, K, lists), nt = tiles(T);
         int blocks = Device.blocks(Device.blocks(N, 16), MMA_WARPS / s);
-        device.launch(kernel("mma.cu", "mma_" + tag(w.dtype()) + "_" + nt), blocks, lists == null ? 1 : lists.experts, 1,
+        device.launch(kernel("mma.cu", "mma_" + tag(w.dtype()) + "_" + nt), blocks, lists == null ? 1 : lists.gridRows(T), 1,
                 32 * MMA_WARPS, s > 1 ? partBytes(nt) : 0,
                 device.args().ptr(x).i32(ldx).ptr(xrows).i32(T).ptr(w.ptr()).ptr(w.scales())
-                        .ptr(lists == null ? 0 : lists.count).ptr(lists == null ? 0 : lists.offset).i32(N).i32(K).i32(s)
+                        .ptr(lists == null ? 0 : lists.count).ptr(lists == null ? 0 : lists.offset).ptr(lists == null ? 0 : lists.active)
+                        .i32(N).i32(K).i32(s)
                         .ptr(bias == null ? 0 : bias.ptr()).i32(bias == null ? 0 : bias.code()).ptr(out).i32(ldo)
                         .i32(wvec(w)).i32(xvec(x, ldx, K)), true);
     }

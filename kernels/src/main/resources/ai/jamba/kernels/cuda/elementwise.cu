@@ -10,31 +10,72 @@ extern "C" __global__ void embedding(const void* table, int dt, const int* ids, 
     for (int c = threadIdx.x; c < cols; c += blockDim.x) o[c] = load_weight(table, row + c, dt);
 }
 
-// One row: out = x / sqrt(mean(x²) + eps) * w. With `residual`, first residual += delta and x is the sum.
+// Columns of a row a norm's thread keeps in registers; the host sizes the block so the row fits (≤ NORM_PER * 1024).
+#define NORM_PER 16
+
+// One row: out = x / sqrt(mean(x²) + eps) * w. With `delta`, first x += delta (written back) and x is the sum.
+// A thread holds columns threadIdx.x + i·blockDim.x, i < NORM_PER. Every load (x, delta, w) is issued before the
+// first store, so a row costs one round trip to memory rather than one per column a thread visits (a decode step
+// waits on each norm: one row, one block). out may be x. The sum of squares: each thread's columns in order, then
+// block_sum; the same for a row in any batch.
 __device__ __forceinline__ void norm_row(float* x, const float* delta, const void* w, int dt, float eps, float* out,
                                          int cols) {
     __shared__ float scratch[32];
+    // loads first, unconditionally (columns past the row read its last one, then count as zero), so none waits
+    // for another; without delta the second load reads x again (an L1 hit) and is not added
+    const float* d = delta ? delta : x;
+    float v[NORM_PER], dv[NORM_PER], wv[NORM_PER];
+#pragma unroll
+    for (int i = 0; i < NORM_PER; i++) {
+        int c = imin(threadIdx.x + i * blockDim.x, cols - 1);
+        v[i] = x[c];
+        dv[i] = d[c];
+    }
+    if (dt == DT_BF16) {
+#pragma unroll
+        for (int i = 0; i < NORM_PER; i++) wv[i] = bf16_to_f32(((const u16*)w)[imin(threadIdx.x + i * blockDim.x, cols - 1)]);
+    } else {
+#pragma unroll
+        for (int i = 0; i < NORM_PER; i++) wv[i] = load_weight(w, imin(threadIdx.x + i * blockDim.x, cols - 1), dt);
+    }
     float ss = 0.0f;
-    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
-        float v = x[c];
-        if (delta) {
-            v += delta[c];
-            x[c] = v;
-        }
-        ss = fmaf(v, v, ss);
+#pragma unroll
+    for (int i = 0; i < NORM_PER; i++) {
+        int c = threadIdx.x + i * blockDim.x;
+        if (delta) v[i] += dv[i];
+        if (c >= cols) v[i] = 0.0f;
+        else if (delta) x[c] = v[i];
+        ss = fmaf(v[i], v[i], ss);
     }
     ss = block_sum(ss, scratch);
     float inv = 1.0f / sqrtf(ss / cols + eps);
-    for (int c = threadIdx.x; c < cols; c += blockDim.x) out[c] = x[c] * inv * load_weight(w, c, dt);
+#pragma unroll
+    for (int i = 0; i < NORM_PER; i++) {
+        int c = threadIdx.x + i * blockDim.x;
+        if (c < cols) out[c] = v[i] * inv * wv[i];
+    }
 }
 
-// out[t] = rmsnorm(x[t]) * w; out may be x. grid (T), block 256.
+// out[t] = rmsnorm(x[t]) * w; out may be x. grid (T), block per norm_row.
 extern "C" __global__ void rms_norm(float* x, int ldx, const void* w, int dt, float eps, float* out, int ldo, int cols) {
     pdl_trigger();
     norm_row(x + (long long)blockIdx.x * ldx, nullptr, w, dt, eps, out + (long long)blockIdx.x * ldo, cols);
 }
 
-// residual[t] += delta[t]; out[t] = rmsnorm(residual[t]) * w. grid (T), block 256.
+// Up to three norms of the same rows in one launch, each in place with its own weight: Mamba's dt, B and C norms
+// of x_proj's output. grid (T, norms), block per norm_row (the widest).
+extern "C" __global__ void rms_norm3(float* x0, int ld0, int cols0, const void* w0, float* x1, int ld1, int cols1,
+                                     const void* w1, float* x2, int ld2, int cols2, const void* w2, int dt, float eps) {
+    pdl_trigger();
+    int n = blockIdx.y;
+    float* x = n == 0 ? x0 : n == 1 ? x1 : x2;
+    long long ld = n == 0 ? ld0 : n == 1 ? ld1 : ld2;
+    int cols = n == 0 ? cols0 : n == 1 ? cols1 : cols2;
+    float* row = x + blockIdx.x * ld;
+    norm_row(row, nullptr, n == 0 ? w0 : n == 1 ? w1 : w2, dt, eps, row, cols);
+}
+
+// residual[t] += delta[t]; out[t] = rmsnorm(residual[t]) * w. grid (T), block per norm_row.
 extern "C" __global__ void add_rms_norm(float* residual, int ldr, const float* delta, int ldd, const void* w, int dt,
                                         float eps, float* out, int ldo, int cols) {
     pdl_trigger();

@@ -19,23 +19,29 @@ static_assert(D_STATE >= 1 && D_STATE <= 32, "the scan keeps one state per lane:
 static_assert(D_CONV >= 1 && D_CONV <= 16, "d_conv must be 1..16");
 
 // out[r, c] = silu(bias[c] + Σ_k w[c, k] · in[t - KEEP + k, c]) where row r is token t of its sequence and inputs
-// before the sequence's first row come from the slot's conv state. The state is not changed here: conv_state
-// follows. grid (ceil(d_inner / 256), rows).
-extern "C" __global__ void conv1d(BatchDesc batch, const float* conv_state, const float* x, int ldx, const void* w,
-                                  int w_dt, const void* bias, int bias_dt, float* out, int ldo, int d_inner) {
+// before the sequence's first row come from the slot's conv state. With `one_row_each` (a decode step: every
+// sequence has exactly one row, so the thread of (row, channel) is the only reader of that slot's channel) the
+// thread also moves the state on by its row; otherwise conv_state follows. grid (ceil(d_inner / 256), rows).
+extern "C" __global__ void conv1d(BatchDesc batch, float* conv_state, const float* x, int ldx, const void* w, int w_dt,
+                                  const void* bias, int bias_dt, float* out, int ldo, int d_inner, int one_row_each) {
+    pdl_trigger();
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= d_inner) return;
     int r = blockIdx.y, seq = batch.row_seq[r];
     int start = batch.seq_start[seq], t = r - start;
-    const float* st = conv_state + ((long long)batch.seq_slot[seq] * d_inner + c) * KEEP;
+    float* st = conv_state + ((long long)batch.seq_slot[seq] * d_inner + c) * KEEP;
     float acc = bias ? load_weight(bias, c, bias_dt) : 0.0f;
+    float window[D_CONV];
 #pragma unroll
     for (int k = 0; k < D_CONV; k++) {
         int j = t - KEEP + k;
-        float v = j >= 0 ? x[(long long)(start + j) * ldx + c] : st[KEEP + j];
-        acc = fmaf(load_weight(w, (long long)c * D_CONV + k, w_dt), v, acc);
+        window[k] = j >= 0 ? x[(long long)(start + j) * ldx + c] : st[KEEP + j];
+        acc = fmaf(load_weight(w, (long long)c * D_CONV + k, w_dt), window[k], acc);
     }
     out[(long long)r * ldo + c] = silu(acc);
+    if (one_row_each)
+#pragma unroll
+        for (int q = 0; q < KEEP; q++) st[q] = window[q + 1];
 }
 
 // After conv1d: each slot keeps the last KEEP inputs of its sequence (old state, then this step's rows).

@@ -19,6 +19,7 @@
 // order (step s, slots 2t, 2t+1 <- k 8t + 4s + {0, 1}; slots 2t + 8, 2t + 9 <- k 8t + 4s + {2, 3}), which a dot
 // product does not see.
 #include "common.cuh"
+#include "moe.cuh"
 
 #define WARPS 8            // per block: groups of 16 features, a warp per (weight, k-slice) of a group
 #define CHUNK 32           // k per chunk: two mma steps
@@ -124,17 +125,17 @@ __device__ __forceinline__ float finish(float v1, float v2, int f, const float* 
 
 // One product (w1), or GATE_UP: silu(x · w1ᵀ) ⊙ (x · w2ᵀ), each warp streaming one weight (gate or up) of its
 // 16 features; the two meet in shared memory.
-// Rows: without `count`, rows j < T, x row at x[(xrows ? xrows[j] : j) * ldx], out row j. With `count` (experts,
-// blockIdx.y = e): expert e's list of count[e] entries at offset[e]; entry j reads x row xrows[offset[e] + j]
-// (or offset[e] + j when xrows is null) and writes out row offset[e] + j, with expert e's weights (w + e·N·K)
-// and scales (+ e·N).
+// Rows: without `count`, rows j < T, x row at x[(xrows ? xrows[j] : j) * ldx], out row j. With `count` (experts):
+// blockIdx.y picks e = active[blockIdx.y], an expert some token chose (-1: none left, the block has no work);
+// expert e's list of count[e] entries at offset[e]; entry j reads x row xrows[offset[e] + j] (or offset[e] + j
+// when xrows is null) and writes out row offset[e] + j, with expert e's weights (w + e·N·K) and scales (+ e·N).
 // Warps of a block: groups of (GATE_UP ? 2 : 1) x S warps, one per (weight, k-slice) of 16 features.
-// grid (ceil(ceil(N / 16) / groups), experts or 1), block 32 * WARPS, dynamic shared memory where the warps'
-// chains meet (S > 1 or GATE_UP): WARPS * 16 * NT * 8 floats.
+// grid (ceil(ceil(N / 16) / groups), min(experts, T · top-k) or 1), block 32 * WARPS, dynamic shared memory where
+// the warps' chains meet (S > 1 or GATE_UP): WARPS * 16 * NT * 8 floats.
 template <int DT, int NT, bool GATE_UP>
 __device__ __forceinline__ void product(const float* x, int ldx, const int* xrows, int T, const void* w1,
                                         const float* scale1, const void* w2, const float* scale2, const int* count,
-                                        const int* offset, int N, int K, int S, const void* bias, int bias_dt,
+                                        const int* offset, const int* active, int N, int K, int S, const void* bias, int bias_dt,
                                         float* out, int ldo, int wvec, int xvec) {
     // chunks whose weights (and activations) are loaded together: about 4 KB of weights a warp in flight, fewer as
     // more n-tiles need registers for their activations. With one n-tile (decode) the next group's weights are
@@ -150,10 +151,10 @@ __device__ __forceinline__ void product(const float* x, int ldx, const int* xrow
     long long wskip = 0;
     if (count) {
         pdl_wait();  // the lists come from the kernel before
-        int e = blockIdx.y;
+        int e = active[blockIdx.y];
+        if (e < 0) return;  // the whole block: fewer experts were chosen than the grid has room for
         rows = count[e];
         base = offset[e];
-        if (rows == 0) return;  // the whole block: no token chose this expert
         wskip = (long long)e * N;
         if (scale1) scale1 += wskip;
         if (scale2) scale2 += wskip;
@@ -272,19 +273,19 @@ __device__ __forceinline__ void product(const float* x, int ldx, const int* xrow
 #define PRODUCT_KERNEL(NAME, DT, NT)                                                                               \
     extern "C" __global__ void __launch_bounds__(32 * WARPS, NT <= 2 ? 2 : 1)                                    \
     NAME(const float* x, int ldx, const int* xrows, int T, const void* w, const float* scale, const int* count,   \
-         const int* offset, int N, int K, int S, const void* bias, int bias_dt, float* out, int ldo, int wvec,     \
-         int xvec) {                                                                                             \
-        product<DT, NT, false>(x, ldx, xrows, T, w, scale, nullptr, nullptr, count, offset, N, K, S, bias, bias_dt, \
-                               out, ldo, wvec, xvec);                                                            \
+         const int* offset, const int* active, int N, int K, int S, const void* bias, int bias_dt, float* out,     \
+         int ldo, int wvec, int xvec) {                                                                          \
+        product<DT, NT, false>(x, ldx, xrows, T, w, scale, nullptr, nullptr, count, offset, active, N, K, S, bias,  \
+                               bias_dt, out, ldo, wvec, xvec);                                                   \
     }
 
 #define GATE_UP_KERNEL(NAME, DT, NT)                                                                               \
     extern "C" __global__ void __launch_bounds__(32 * WARPS, NT <= 2 ? 2 : 1)                                    \
     NAME(const float* x, int ldx, const int* xrows, int T, const void* gate, const float* gate_scale,             \
-         const void* up, const float* up_scale, const int* count, const int* offset, int N, int K, int S,          \
-         float* out, int ldo, int wvec, int xvec) {                                                              \
-        product<DT, NT, true>(x, ldx, xrows, T, gate, gate_scale, up, up_scale, count, offset, N, K, S, nullptr, 0, \
-                              out, ldo, wvec, xvec);                                                             \
+         const void* up, const float* up_scale, const int* count, const int* offset, const int* active, int N,     \
+         int K, int S, float* out, int ldo, int wvec, int xvec) {                                                \
+        product<DT, NT, true>(x, ldx, xrows, T, gate, gate_scale, up, up_scale, count, offset, active, N, K, S,      \
+                              nullptr, 0, out, ldo, wvec, xvec);                                                 \
     }
 
 // Named by weight type and n-tiles: the host picks NT = 1, 2, 4 or 8 (rows up to 8, 16, 32, 64).
@@ -304,3 +305,22 @@ GATE_UP_KERNEL(gate_up_i8_1, DT_I8, 1)
 GATE_UP_KERNEL(gate_up_i8_2, DT_I8, 2)
 GATE_UP_KERNEL(gate_up_i8_4, DT_I8, 4)
 GATE_UP_KERNEL(gate_up_i8_8, DT_I8, 8)
+
+// A MoE layer's router product, then the routing of its tokens (moe.cuh) by the same block: the logits [T, E] are
+// written, the block synchronises (its own global writes are then visible to all its threads), and routes. Only
+// for a router the product runs in one block (ceil(E / 16) groups of S warps fit WARPS), so no other block's
+// logits are waited for; the logits are those of mma_bf16_NT, bit for bit. grid 1, block 32 * WARPS.
+#define ROUTER_KERNEL(NAME, NT)                                                                                     \
+    extern "C" __global__ void __launch_bounds__(32 * WARPS, NT <= 2 ? 2 : 1)                                    \
+    NAME(const float* x, int ldx, int T, const void* w, int E, int K, int S, float* logits, int k, int* sel,      \
+         float* prob, int* count, int* offset, int* token, int* slot, int* active, int wvec, int xvec) {            \
+        product<DT_BF16, NT, false>(x, ldx, nullptr, T, w, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,  \
+                                    E, K, S, nullptr, 0, logits, E, wvec, xvec);                                 \
+        __syncthreads();                                                                                         \
+        route_lists(logits, E, T, E, k, sel, prob, count, offset, token, slot, active);                          \
+    }
+
+ROUTER_KERNEL(router_bf16_1, 1)
+ROUTER_KERNEL(router_bf16_2, 2)
+ROUTER_KERNEL(router_bf16_4, 4)
+ROUTER_KERNEL(router_bf16_8, 8)

@@ -24,6 +24,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -244,6 +245,20 @@ class CudaOpsTest {
         assertClose("rmsNorm in place on a column view " + rows + "x" + cols, x, 1e-5);
     }
 
+    /** Mamba's dt, B and C norms: three column views of x_proj's output, each with its weight, in one launch. */
+    @ParameterizedTest(name = "{0} rows, dt rank {1}, d_state {2}")
+    @CsvSource({"1, 256, 16", "5, 8, 12", "3000, 35, 16"})
+    void normsOfColumnViewsTogether(int rows, int rank, int state) {
+        requireCuda();
+        Mats x = mats(rows, rank + 2 * state, 2f);
+        Pair dt = weight(tensor("dt_norm", DType.BF16, 1f, rank)), b = weight(tensor("b_norm", DType.BF16, 1f, state));
+        Pair c = weight(tensor("c_norm", DType.BF16, 1f, state));
+        Mats xdt = x.cols(0, rank), xb = x.cols(rank, rank + state), xc = x.cols(rank + state, rank + 2 * state);
+        cuda.rmsNormEach(List.of(xdt.cuda, xb.cuda, xc.cuda), List.of(dt.cuda, b.cuda, c.cuda), 1e-6f);
+        cpu.rmsNormEach(List.of(xdt.cpu, xb.cpu, xc.cpu), List.of(dt.cpu, b.cpu, c.cpu), 1e-6f);
+        assertClose("dt, B and C norms of " + rows + " rows", x, 1e-5);
+    }
+
     @Test
     void embeddingAndGather() {
         requireCuda();
@@ -337,6 +352,29 @@ class CudaOpsTest {
         assertClose("attention after restore", out, 1e-4);
         cg.truncate(6, 5);
         assertEquals(5, cg.length(6));
+    }
+
+    /** Decode steps (one row a sequence): conv1d moves each slot's state on in the same launch. */
+    @Test
+    void convStepsOfOneRowEach() {
+        requireCuda();
+        int dInner = 300, dConv = 4;
+        MambaState sg = cuda.mambaState(dInner, dConv, 16, 2), sc = cpu.mambaState(dInner, dConv, 16, 2);
+        Pair w = weight(tensor("conv", DType.BF16, 0.5f, dInner, 1, dConv)), bias = weight(tensor("convb", DType.BF16, 0.5f, dInner));
+        int[] slots = {3, 1};
+        for (int s : slots) {
+            sg.reset(s);
+            sc.reset(s);
+        }
+        // a prompt of 2 and one of 6 tokens, then single tokens past the conv window
+        for (int[] counts : new int[][]{{2, 6}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}) {
+            Batch batch = Batch.of(slots, counts);
+            Mats x = mats(batch.rows(), dInner, 1f), u = zeros(batch.rows(), dInner);
+            cuda.conv1d(sg, batch, x.cuda, w.cuda, bias.cuda, u.cuda);
+            cpu.conv1d(sc, batch, x.cpu, w.cpu, bias.cpu, u.cpu);
+            assertClose("conv1d of rows " + Arrays.toString(counts), u, 1e-5);
+            for (int s : slots) assertClose("conv state of slot " + s, sg.export(s), sc.export(s), sc.exportSize(), 1e-6);
+        }
     }
 
     // ---- feed-forward -------------------------------------------------------------------------------------
