@@ -13,7 +13,7 @@ CP=$(ls .devcarry/jars/*.jar | tr '\n' ':')
 FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g -Djamba.root=$PWD -Djamba.cuda.cache=/tmp/jamba-cuda -Djamba.test.tokenized=.devcarry/valid-ids.txt"
 timeout ${SUITE_TIMEOUT:-420} $J $FLAGS -Djamba.test.backend=cuda -jar .devcarry/junit-platform-console-standalone-1.13.4.jar \
   execute --class-path "$CP" --select-package ai.jamba --exclude-classname '^ai[.]jamba[.]engine[.]tokenizer[.].*' \
-  --exclude-classname '.*LargerThanHeapTest' \
+  --exclude-classname '.*LargerThanHeapTest' --exclude-package ai.jamba.bench \
   --exclude-classname '^ai[.]jamba[.]engine[.](serve[.](Conversation|Resume|RequestLifecycle|TextStream|Batching)|cli[.]SessionCommands)Test$' \
   --details=tree --disable-banner 2>&1 | tee "$OUT/gpu-tests.log" | grep -vE "^\s*[│├└ ]*\s*(✔|↷)" | tail -150
 echo "suite exit: $?"

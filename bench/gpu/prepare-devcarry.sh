@@ -16,7 +16,7 @@ cp target/lib/slf4j-api-*.jar target/lib/slf4j-simple-*.jar "$DEST/jars/"
 (cd kernels/target/test-classes && "$JAVA_HOME/bin/jar" cf "$DEST/jars/kernels-tests.jar" .)
 (cd engine/target/test-classes && "$JAVA_HOME/bin/jar" cf "$DEST/jars/engine-tests.jar" .)
 mvn -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.13.4 -DoutputDirectory="$DEST"
-cp bench/gpu/gpu-suite.sh bench/gpu/gpu-bench.sh bench/gpu/gpu-full.sh bench/gpu/gpu-agreement.sh "$DEST/"
+cp bench/gpu/gpu-suite.sh bench/gpu/gpu-bench.sh bench/gpu/gpu-full.sh bench/gpu/gpu-agreement.sh bench/gpu/gpu-final.sh "$DEST/"
 # the demo's validation documents as token ids, for the GPU suite's perplexity test (the tokenizer jar stays here)
 "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Djamba.root="$PWD" \
   -cp "engine/target/test-classes:$DEST/junit-platform-console-standalone-1.13.4.jar:$(ls target/lib/*.jar | tr '\n' ':')" ai.jamba.engine.eval.TokenizedDocuments "$DEST/valid-ids.txt"
