@@ -178,21 +178,13 @@ public final class CpuBench {
                 pre, 2.0 * model.parametersPerToken() * pre / 1e9, MachineProbe.median(b1), MachineProbe.median(b8));
     }
 
-    /**
-     * Decode steps of batch 1 and 8 until the JIT has compiled nothing new for two seconds: on two cores its
-     * compiler threads take time from ours, and the timed runs should measure compiled code only.
-     */
+    /** Decode steps of batch 1 and 8 until the JIT is quiet ({@link WarmUp}). */
     private static void warmUp(Phases p) {
-        var jit = ManagementFactory.getCompilationMXBean();
-        long start = System.nanoTime(), quietSince = start, compiled = -1;
-        while (System.nanoTime() - quietSince < 2e9 && System.nanoTime() - start < 120e9) {
+        double s = WarmUp.untilJitQuiet(() -> {
             p.decode(1, 2);
             p.decode(BATCH, 1);
-            long now = jit.getTotalCompilationTime();
-            if (now != compiled) quietSince = System.nanoTime();
-            compiled = now;
-        }
-        log(String.format("warm-up: %.0f s, until the JIT had been quiet for 2 s", (System.nanoTime() - start) / 1e9));
+        });
+        log(String.format("warm-up: %.0f s, until the JIT had been quiet for 2 s", s));
     }
 
     /** The timed phases over one model, with the prompts' states kept to restart each decode run from. */

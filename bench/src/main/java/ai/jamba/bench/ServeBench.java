@@ -45,7 +45,12 @@ public final class ServeBench {
              JambaTokenizer tokenizer = JambaTokenizer.load(model)) {
             System.err.println("serve bench: " + model.getFileName() + " on " + backend.describe());
             System.err.println("serve bench: warming up");
-            load(m, tokenizer, 8, 32);
+            // one and several sequences take different kernels: both compiled before anything is timed
+            double s = WarmUp.untilJitQuiet(() -> {
+                load(m, tokenizer, 1, 32);
+                load(m, tokenizer, 8, 32);
+            });
+            System.err.printf("serve bench: warm-up %.0f s, until the JIT had been quiet for 2 s%n", s);
 
             System.out.printf("%n%s, %s, greedy, %d new tokens per request, prompts of 3-10 tokens%n%n", model.getFileName(),
                     backend.describe(), maxTokens);
