@@ -4,7 +4,8 @@
 // Numerics. x is split into two bf16 parts, x = hi + lo (16 significant bits), the same split the cuBLAS path of
 // larger products uses (split_pair, common.cuh); int8 weights are exact in bf16. Every product w·hi and w·lo is
 // exact in float32, accumulated by mma.sync m16n8k16 in float32. Each output element is one accumulation chain:
-// k in chunks of 32 from the start of its k-slice, each chunk as two mma steps, hi then lo. Nothing in that chain
+// k in chunks of 32 (int8: 64) from the start of its k-slice, each 32 of k as two mma steps, hi then lo (int8: the
+// chunk's first halves of 8 a lane, then its second halves: 4 steps, each hi then lo). Nothing in that chain
 // depends on how many rows the product has, so a row computes to the same bits whatever else is in the batch.
 // Slices: a product with few output features splits K into S slices (S depends on the weight's shape, and whether
 // it is an expert's, never on the rows) whose chains are summed in slice order; then the row scale, then the bias.
@@ -14,10 +15,11 @@
 //
 // Work split: a warp owns 16 output features (the mma's M) of one weight and one k-slice; token rows are the mma's
 // N, 8 per n-tile, NT n-tiles (NT = 1, 2, 4, 8). Weights stream from memory straight into mma fragments, each read once.
-// Lane (g, t) = (lane / 4, lane % 4) reads 16 bytes of bf16 (8 of int8) of feature rows g and g + 8 at
-// k = chunk + 8t .. 8t + 7, and the same 8 columns of token row g: the mma's k order is a permutation of memory
-// order (step s, slots 2t, 2t+1 <- k 8t + 4s + {0, 1}; slots 2t + 8, 2t + 9 <- k 8t + 4s + {2, 3}), which a dot
-// product does not see.
+// Lane (g, t) = (lane / 4, lane % 4) reads 16 bytes of bf16 of feature rows g and g + 8 at k = chunk + 8t .. 8t + 7,
+// and the same 8 columns of token row g: the mma's k order is a permutation of memory order (step s, slots 2t, 2t+1
+// <- k 8t + 4s + {0, 1}; slots 2t + 8, 2t + 9 <- k 8t + 4s + {2, 3}), which a dot product does not see. int8 reads
+// 16 bytes too (16 weights, k = chunk + 16t .. 16t + 15: half h is k 16t + 8h .. + 7, used as a bf16 chunk's 8t ..
+// 8t + 7): 8-byte loads kept half the bytes in flight per load and ran at ~60% of bf16's bandwidth.
 #include "common.cuh"
 #include "moe.cuh"
 
@@ -73,6 +75,20 @@ __device__ __forceinline__ uint4 fetch_w(const void* row, long long k, int K, bo
     }
 }
 
+// The raw bytes of 16 int8 weights of a row at [k, k + 16): one 16-byte load when vec16 (rows 16-byte aligned, K a
+// multiple of 16), else two of fetch_w's 8-byte pieces (each zero past K or for a row past N).
+__device__ __forceinline__ uint4 fetch_w16_i8(const void* row, long long k, int K, bool ok, bool vec16, bool vec) {
+    if (vec16) {
+        uint4 r = make_uint4(0u, 0u, 0u, 0u);
+        if (!ok || k >= K) return r;
+        asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0,%1,%2,%3}, [%4];"
+                     : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"((const signed char*)row + k));
+        return r;
+    }
+    uint4 a = fetch_w<DT_I8>(row, k, K, ok, vec), b = fetch_w<DT_I8>(row, k + 8, K, ok, vec);
+    return make_uint4(a.x, a.y, b.x, b.y);
+}
+
 // fetch_w's bytes as four words of bf16 pairs (int8 widened exactly).
 template <int DT>
 __device__ __forceinline__ uint4 widen_w(uint4 raw) {
@@ -81,6 +97,20 @@ __device__ __forceinline__ uint4 widen_w(uint4 raw) {
     i8x4_to_bf16(raw.x, r.x, r.y);
     i8x4_to_bf16(raw.y, r.z, r.w);
     return r;
+}
+
+// A chunk's raw weight bytes of one row for a lane: fetch_w's 8 weights, or (WIDE, int8) 16.
+template <int DT, bool WIDE>
+__device__ __forceinline__ uint4 fetch_chunk(const void* row, long long k, int K, bool ok, bool vec16, bool vec) {
+    if (WIDE) return fetch_w16_i8(row, k, K, ok, vec16, vec);
+    return fetch_w<DT>(row, k, K, ok, vec);
+}
+
+// Half h of a WIDE chunk's 16 int8 weights, as fetch_w's 8 (.x, .y); a plain chunk as it is.
+template <bool WIDE>
+__device__ __forceinline__ uint4 half_of(uint4 raw, int h) {
+    if (!WIDE) return raw;
+    return h == 0 ? make_uint4(raw.x, raw.y, 0u, 0u) : make_uint4(raw.z, raw.w, 0u, 0u);
 }
 
 // 8 activations of a token row at [k, k + 8); zeros past K or for a row past the list.
@@ -141,7 +171,12 @@ __device__ __forceinline__ void product(const float* x, int ldx, const int* xrow
     // more n-tiles need registers for their activations. With one n-tile (decode) the next group's weights are
     // loaded while this group is computed (PIPE), so a warp always has weights on the way.
     constexpr bool PIPE = NT == 1;
-    constexpr int AHEAD_BASE = DT == DT_I8 ? (PIPE ? 4 : 8) : 4;
+    // int8 (WIDE): a lane reads 16 weights of a row a chunk (one 16-byte load, as bf16's 8), so an int8 chunk is 64
+    // of k, computed as two halves of 8 a lane, each as a bf16 chunk's 8; chunks in flight halve for the same bytes
+    // and registers
+    constexpr bool WIDE = DT == DT_I8;
+    constexpr int CK = WIDE ? 64 : CHUNK, HALVES = WIDE ? 2 : 1;
+    constexpr int AHEAD_BASE = DT == DT_I8 ? (PIPE ? 2 : 4) : 4;
     constexpr int AHEAD = AHEAD_BASE / NT > 0 ? AHEAD_BASE / NT : 1;
     constexpr int KINDS = GATE_UP ? 2 : 1;
     extern __shared__ float part[];  // [WARPS][16][NT * 8]: each warp's chains, when warps must meet
@@ -183,53 +218,60 @@ __device__ __forceinline__ void product(const float* x, int ldx, const int* xrow
 #pragma unroll
         for (int i = 0; i < 4; i++) acc[nt][i] = 0.0f;
 
-    int chunks = (K + CHUNK - 1) / CHUNK;
+    int chunks = (K + CK - 1) / CK;
+    bool vec16 = WIDE && wvec && (K & 15) == 0 && ((((unsigned long long)w1) | (unsigned long long)(w2 ? w2 : w1)) & 15) == 0;
     int c_begin = (int)((long long)chunks * slice / S), c_end = (int)((long long)chunks * (slice + 1) / S);
     uint4 next[PIPE ? AHEAD : 1][2];
     if (PIPE) {
 #pragma unroll
         for (int u = 0; u < AHEAD; u++) {
-            long long k = (long long)(c_begin + u) * CHUNK + 8 * t;
-            next[u][0] = fetch_w<DT>(wa, k, K, c_begin + u < c_end && oka, wvec);
-            next[u][1] = fetch_w<DT>(wb, k, K, c_begin + u < c_end && okb, wvec);
+            long long k = (long long)(c_begin + u) * CK + 8 * HALVES * t;
+            next[u][0] = fetch_chunk<DT, WIDE>(wa, k, K, c_begin + u < c_end && oka, vec16, wvec);
+            next[u][1] = fetch_chunk<DT, WIDE>(wb, k, K, c_begin + u < c_end && okb, vec16, wvec);
         }
     }
     pdl_wait();  // weights were free to come early; x is the kernel before's output
     for (int c = c_begin; c < c_end; c += AHEAD) {
         uint4 a[AHEAD][2];
-        float xv[AHEAD][NT][8];
+        float xv[AHEAD][NT][8 * HALVES];
 #pragma unroll
         for (int u = 0; u < AHEAD; u++) {
-            long long k = (long long)(c + u) * CHUNK + 8 * t;
+            long long k = (long long)(c + u) * CK + 8 * HALVES * t;
             if (PIPE) {
                 a[u][0] = next[u][0];
                 a[u][1] = next[u][1];
-                long long kn = k + (long long)AHEAD * CHUNK;
+                long long kn = k + (long long)AHEAD * CK;
                 bool live = c + AHEAD + u < c_end;
-                next[u][0] = fetch_w<DT>(wa, kn, K, live && oka, wvec);
-                next[u][1] = fetch_w<DT>(wb, kn, K, live && okb, wvec);
+                next[u][0] = fetch_chunk<DT, WIDE>(wa, kn, K, live && oka, vec16, wvec);
+                next[u][1] = fetch_chunk<DT, WIDE>(wb, kn, K, live && okb, vec16, wvec);
             } else {
                 bool live = c + u < c_end;
-                a[u][0] = fetch_w<DT>(wa, k, K, live && oka, wvec);
-                a[u][1] = fetch_w<DT>(wb, k, K, live && okb, wvec);
+                a[u][0] = fetch_chunk<DT, WIDE>(wa, k, K, live && oka, vec16, wvec);
+                a[u][1] = fetch_chunk<DT, WIDE>(wb, k, K, live && okb, vec16, wvec);
             }
         }
 #pragma unroll
         for (int u = 0; u < AHEAD; u++) {
-            long long k = (long long)(c + u) * CHUNK + 8 * t;
+            long long k = (long long)(c + u) * CK + 8 * HALVES * t;
 #pragma unroll
-            for (int nt = 0; nt < NT; nt++) fetch_x(xr[nt], k, K, c + u < c_end && nt < tiles && nt * 8 + g < rows, xvec, xv[u][nt]);
+            for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+                for (int h = 0; h < HALVES; h++)
+                    fetch_x(xr[nt], k + 8 * h, K, c + u < c_end && nt < tiles && nt * 8 + g < rows, xvec, xv[u][nt] + 8 * h);
         }
 #pragma unroll
         for (int u = 0; u < AHEAD; u++) {
             if (c + u >= c_end) break;
-            uint4 r0 = widen_w<DT>(a[u][0]), r1 = widen_w<DT>(a[u][1]);
 #pragma unroll
-            for (int nt = 0; nt < NT; nt++) {
-                if (nt >= tiles) break;
-                uint4 hi, lo;
-                split8(xv[u][nt], hi, lo);
-                chunk_mma(acc[nt], r0, r1, hi, lo);
+            for (int h = 0; h < HALVES; h++) {
+                uint4 r0 = widen_w<DT>(half_of<WIDE>(a[u][0], h)), r1 = widen_w<DT>(half_of<WIDE>(a[u][1], h));
+#pragma unroll
+                for (int nt = 0; nt < NT; nt++) {
+                    if (nt >= tiles) break;
+                    uint4 hi, lo;
+                    split8(xv[u][nt] + 8 * h, hi, lo);
+                    chunk_mma(acc[nt], r0, r1, hi, lo);
+                }
             }
         }
     }
