@@ -14,10 +14,8 @@ import java.lang.foreign.MemorySegment;
  * token rows: a decode batch costs one pass over the weights. bf16 weights, what real checkpoints hold, take
  * register tiles: within a thread, a panel of weight rows small enough to stay in L2 meets every token row before
  * the next panel is read, four token rows against four weight rows at a time (16 accumulators: each widened
- * weight vector feeds four FMAs, each token vector four). A lone token row (a decode step, which waits for nothing
- * but memory) reads its weight rows one after another: a thread's rows are contiguous, so that is one sequential
- * stream, which the hardware prefetchers follow at 92-96% of a plain read on the 2-core VM of bench/README.md;
- * eight rows at a time (eight short streams) reached 85-87% (an A/B in one JVM, the same bits out).
+ * weight vector feeds four FMAs, each token vector four); a lone token row takes a tile of eight weight rows
+ * (eight streams from memory at once read faster than four here, and that is all a decode step waits for).
  * Other dtypes (float32 fixtures, f16, int8 experts), and rows shorter than one block, take one dot product at a time.
  *
  * <p>A bf16 block of {@link Simd#BLOCK} weights is one load of L ints, each an even element in its low half and
@@ -37,9 +35,9 @@ final class MatMul {
     private MatMul() {}
 
     /** The bf16 register tiles: token rows by weight rows. */
-    static final int TILE_ROWS = 4, TILE_COLS = 4;
+    static final int TILE_ROWS = 4, TILE_COLS = 4, LONE_COLS = 8;
     /** Weight rows are handed out to threads (and panels cut) in multiples of this, so tiles never straddle them. */
-    static final int UNIT = 8;
+    static final int UNIT = LONE_COLS;
     /** Bytes of weight rows worked on while they are hot in the core's L2 (1 MiB on Zen 4, shared with x). */
     private static final int PANEL_BYTES = 256 << 10;
 
@@ -87,9 +85,9 @@ final class MatMul {
             int p1 = Math.min(n1, p0 + panel);
             for (int t0 = 0; t0 < x.rows; t0 += TILE_ROWS) {
                 if (x.rows - t0 == 1) {
-                    for (int r = p0; r < p1; r++) {
-                        oneRow(packed, t0, w, r, lanes);
-                        finish(lanes, 1, 1, x, t0, w, r, n1, bias, out);
+                    for (int r = p0; r < p1; r += LONE_COLS) {
+                        oneRow(packed, t0, w, r, n1, lanes);
+                        finish(lanes, 1, LONE_COLS, x, t0, w, r, n1, bias, out);
                     }
                 } else {
                     for (int r = p0; r < p1; r += TILE_COLS) {
@@ -150,23 +148,41 @@ final class MatMul {
         a30.intoArray(lanes, 12 * L); a31.intoArray(lanes, 13 * L); a32.intoArray(lanes, 14 * L); a33.intoArray(lanes, 15 * L);
     }
 
-    /** Accumulators of out[t, r] for one token row and one weight row: the decode step of a single sequence. */
-    private static void oneRow(CpuMat xp, int t, CpuWeight w, int r, float[] lanes) {
+    /** Accumulators of out[t, r..r+7] for one token row: the decode step of a single sequence. */
+    private static void oneRow(CpuMat xp, int t, CpuWeight w, int r, int rEnd, float[] lanes) {
         var F = Simd.F;
         var I = Simd.I;
         var LE = Simd.LE;
-        int k = w.cols, upper = k - k % Simd.BLOCK, L = Simd.L;
+        int k = w.cols, upper = k - k % Simd.BLOCK, L = Simd.L, last = rEnd - 1;
         float[] xs = xp.data;
         MemorySegment seg = w.data;
         int x0 = xp.at(t);
-        long w0 = 2L * r * k;
-        FloatVector a = FloatVector.zero(F);
+        long w0 = 2L * r * k, w1 = 2L * Math.min(r + 1, last) * k, w2 = 2L * Math.min(r + 2, last) * k,
+                w3 = 2L * Math.min(r + 3, last) * k, w4 = 2L * Math.min(r + 4, last) * k, w5 = 2L * Math.min(r + 5, last) * k,
+                w6 = 2L * Math.min(r + 6, last) * k, w7 = 2L * Math.min(r + 7, last) * k;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
         for (int kk = 0; kk < upper; kk += Simd.BLOCK) {
             FloatVector v = FloatVector.fromArray(F, xs, x0 + kk), vh = FloatVector.fromArray(F, xs, x0 + kk + L);
-            IntVector p = IntVector.fromMemorySegment(I, seg, w0 + 2L * kk, LE);
-            a = vh.fma(p.and(0xFFFF0000).reinterpretAsFloats(), v.fma(p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), a));
+            long o = 2L * kk;
+            IntVector p = IntVector.fromMemorySegment(I, seg, w0 + o, LE);
+            a0 = vh.fma(p.and(0xFFFF0000).reinterpretAsFloats(), v.fma(p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), a0));
+            p = IntVector.fromMemorySegment(I, seg, w1 + o, LE);
+            a1 = vh.fma(p.and(0xFFFF0000).reinterpretAsFloats(), v.fma(p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), a1));
+            p = IntVector.fromMemorySegment(I, seg, w2 + o, LE);
+            a2 = vh.fma(p.and(0xFFFF0000).reinterpretAsFloats(), v.fma(p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), a2));
+            p = IntVector.fromMemorySegment(I, seg, w3 + o, LE);
+            a3 = vh.fma(p.and(0xFFFF0000).reinterpretAsFloats(), v.fma(p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), a3));
+            p = IntVector.fromMemorySegment(I, seg, w4 + o, LE);
+            a4 = vh.fma(p.and(0xFFFF0000).reinterpretAsFloats(), v.fma(p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), a4));
+            p = IntVector.fromMemorySegment(I, seg, w5 + o, LE);
+            a5 = vh.fma(p.and(0xFFFF0000).reinterpretAsFloats(), v.fma(p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), a5));
+            p = IntVector.fromMemorySegment(I, seg, w6 + o, LE);
+            a6 = vh.fma(p.and(0xFFFF0000).reinterpretAsFloats(), v.fma(p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), a6));
+            p = IntVector.fromMemorySegment(I, seg, w7 + o, LE);
+            a7 = vh.fma(p.and(0xFFFF0000).reinterpretAsFloats(), v.fma(p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), a7));
         }
-        a.intoArray(lanes, 0);
+        a0.intoArray(lanes, 0); a1.intoArray(lanes, L); a2.intoArray(lanes, 2 * L); a3.intoArray(lanes, 3 * L);
+        a4.intoArray(lanes, 4 * L); a5.intoArray(lanes, 5 * L); a6.intoArray(lanes, 6 * L); a7.intoArray(lanes, 7 * L);
     }
 
     /**
