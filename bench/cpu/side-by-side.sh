@@ -3,19 +3,21 @@
 # bandwidth jumps between two levels, so only neighbouring runs compare). Needs llama.cpp set up as
 # ../shared/peers/llamacpp/README.md says (node-llama-cpp in /tmp/peer-npm, GGUF files in /tmp/peer-gguf).
 # usage: bench/cpu/side-by-side.sh OUTDIR [ROUNDS]      Run from the repo root.
+# FIRST=N numbers the rounds from N (to add rounds to a folder); F16=0 skips llama.cpp's F16 runs.
 set -uo pipefail
 OUT=${1:?usage: side-by-side.sh OUTDIR [ROUNDS]}; ROUNDS=${2:-2}; ONLY=${ONLY:-3b,demo}  # ONLY=demo: the demo model alone
 PEER=${PEER:-../shared/peers/llamacpp}; GGUF=${GGUF:-/tmp/peer-gguf}
 mkdir -p "$OUT"
 ours() { ./jamba bench cpu --json "$@"; }
 llama() { node "$PEER/run.mjs" bench "$@"; }
-for r in $(seq 1 "$ROUNDS"); do
+FIRST=${FIRST:-1}
+for r in $(seq "$FIRST" $((FIRST + ROUNDS - 1))); do
   if [[ $ONLY == *3b* ]]; then
   echo "== round $r: ours, jamba-3b-dense bf16" >&2
   ours 2>"$OUT/ours-3b-$r.log" | tee "$OUT/ours-3b-$r.json"
   echo "== round $r: llama.cpp, jamba-3b-dense BF16 then F16, 2 threads" >&2
   llama --model "$GGUF/dense3b-bf16.gguf" --pp 512 --tg 32 --tg-prompt 64 --reps 3 --threads 2 --no-mmap 2>&1 | tee "$OUT/llama-3b-bf16-$r.log"
-  llama --model "$GGUF/dense3b-f16.gguf" --pp 512 --tg 32 --tg-prompt 64 --reps 3 --threads 2 --no-mmap 2>&1 | tee "$OUT/llama-3b-f16-$r.log"
+  [ "${F16:-1}" = 0 ] || llama --model "$GGUF/dense3b-f16.gguf" --pp 512 --tg 32 --tg-prompt 64 --reps 3 --threads 2 --no-mmap 2>&1 | tee "$OUT/llama-3b-f16-$r.log"
   fi
   [[ $ONLY == *demo* ]] || continue
   echo "== round $r: demo model, ours (default threads) then llama.cpp F32 at 1 and 2 threads" >&2
