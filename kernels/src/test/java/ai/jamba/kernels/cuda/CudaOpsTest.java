@@ -391,14 +391,8 @@ class CudaOpsTest {
         cpu.mlp(x.cpu, g.cpu, u.cpu, d.cpu, out.cpu);
         assertClose("mlp " + rows + " rows", out, TOLERANCE);
 
-        HostTensor router = tensor("router", DType.BF16, 0.1f, experts, hidden);
-        List<HostTensor> gs = new ArrayList<>(), us = new ArrayList<>(), ds = new ArrayList<>();
-        for (int e = 0; e < experts; e++) {
-            gs.add(tensor("g" + e, DType.BF16, 0.07f, inter, hidden));
-            us.add(tensor("u" + e, DType.BF16, 0.07f, inter, hidden));
-            ds.add(tensor("d" + e, DType.BF16, 0.05f, hidden, inter));
-        }
-        Experts eg = cuda.experts(router, gs, us, ds, topK, false), ec = cpu.experts(router, gs, us, ds, topK, false);
+        ExpertTensors t = expertTensors(experts, hidden, inter);
+        Experts eg = cuda.experts(t.router(), t.gate(), t.up(), t.down(), topK, false), ec = cpu.experts(t.router(), t.gate(), t.up(), t.down(), topK, false);
         cuda.moe(x.cuda, eg, out.cuda);
         cpu.moe(x.cpu, ec, out.cpu);
         assertClose("moe " + rows + " rows, " + experts + " experts top-" + topK, out, TOLERANCE);
@@ -408,14 +402,8 @@ class CudaOpsTest {
     void moeWithSixteenExpertsTopTwoAsJamba() {
         requireCuda();
         int hidden = 256, inter = 300, experts = 16;
-        HostTensor router = tensor("router", DType.BF16, 0.1f, experts, hidden);
-        List<HostTensor> gs = new ArrayList<>(), us = new ArrayList<>(), ds = new ArrayList<>();
-        for (int e = 0; e < experts; e++) {
-            gs.add(tensor("g" + e, DType.BF16, 0.07f, inter, hidden));
-            us.add(tensor("u" + e, DType.BF16, 0.07f, inter, hidden));
-            ds.add(tensor("d" + e, DType.BF16, 0.05f, hidden, inter));
-        }
-        Experts eg = cuda.experts(router, gs, us, ds, 2, false), ec = cpu.experts(router, gs, us, ds, 2, false);
+        ExpertTensors t = expertTensors(experts, hidden, inter);
+        Experts eg = cuda.experts(t.router(), t.gate(), t.up(), t.down(), 2, false), ec = cpu.experts(t.router(), t.gate(), t.up(), t.down(), 2, false);
         for (int rows : new int[]{1, 3, 64, 65, 1000}) {
             Mats x = mats(rows, hidden, 1f), out = zeros(rows, hidden);
             cuda.moe(x.cuda, eg, out.cuda);
@@ -429,6 +417,20 @@ class CudaOpsTest {
     void int8ExpertsOnTheDeviceQuantiseAsTheCpuDoes() {
         requireCuda();
         int hidden = 256, inter = 320, experts = 16;
+        ExpertTensors t = expertTensors(experts, hidden, inter);
+        Experts eg = cuda.experts(t.router(), t.gate(), t.up(), t.down(), 2, true), ec = cpu.experts(t.router(), t.gate(), t.up(), t.down(), 2, true);
+        for (int rows : new int[]{1, 8, 64, 65, 700}) {
+            Mats x = mats(rows, hidden, 1f), out = zeros(rows, hidden);
+            cuda.moe(x.cuda, eg, out.cuda);
+            cpu.moe(x.cpu, ec, out.cpu);
+            assertClose("moe int8 experts 16 top-2, " + rows + " rows", out, TOLERANCE);
+        }
+    }
+
+    /** A router and bf16 experts of a trained model's scale, the same for both backends. */
+    private record ExpertTensors(HostTensor router, List<HostTensor> gate, List<HostTensor> up, List<HostTensor> down) {}
+
+    private static ExpertTensors expertTensors(int experts, int hidden, int inter) {
         HostTensor router = tensor("router", DType.BF16, 0.1f, experts, hidden);
         List<HostTensor> gs = new ArrayList<>(), us = new ArrayList<>(), ds = new ArrayList<>();
         for (int e = 0; e < experts; e++) {
@@ -436,13 +438,7 @@ class CudaOpsTest {
             us.add(tensor("u" + e, DType.BF16, 0.07f, inter, hidden));
             ds.add(tensor("d" + e, DType.BF16, 0.05f, hidden, inter));
         }
-        Experts eg = cuda.experts(router, gs, us, ds, 2, true), ec = cpu.experts(router, gs, us, ds, 2, true);
-        for (int rows : new int[]{1, 8, 64, 65, 700}) {
-            Mats x = mats(rows, hidden, 1f), out = zeros(rows, hidden);
-            cuda.moe(x.cuda, eg, out.cuda);
-            cpu.moe(x.cpu, ec, out.cpu);
-            assertClose("moe int8 experts 16 top-2, " + rows + " rows", out, TOLERANCE);
-        }
+        return new ExpertTensors(router, gs, us, ds);
     }
 
     // ---- state memory ---------------------------------------------------------------------------------------
