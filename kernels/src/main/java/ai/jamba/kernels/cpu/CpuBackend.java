@@ -108,9 +108,8 @@ public final class CpuBackend implements Backend {
             int id = ids[t];
             if (id < 0 || id >= w.rows) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + w.rows + ")");
             int at = o.at(t), c = 0;
-            long row = (long) id * w.cols;
             for (; c <= w.cols - Simd.L; c += Simd.L) {
-                FloatVector v = Simd.widen(w, row + c);
+                FloatVector v = Simd.widen(w, w.index(id, c)); // L elements in a row never straddle a block
                 (w.scales == null ? v : v.mul(w.scales[id])).intoArray(o.data, at + c);
             }
             for (; c < w.cols; c++) o.data[at + c] = w.get(id, c);

@@ -4,6 +4,7 @@ import ai.jamba.kernels.DType;
 import ai.jamba.kernels.HostTensor;
 import ai.jamba.kernels.Weight;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Map;
@@ -11,33 +12,82 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 
 /**
- * A weight on the CPU: the checkpoint's bytes as they are (usually a memory-mapped slice, never copied to
- * float32), or int8 values with a float scale per row.
+ * A weight on the CPU: the checkpoint's bytes (never widened to float32), or int8 values with a float scale per row.
+ *
+ * <p>bf16 matrices of at least one {@link Simd#BLOCK} of columns are stored <em>blocked</em> for the matrix product
+ * ({@link MatMul}): rows in units of {@link #UNIT}, and within a unit, for each block of columns, the unit's rows'
+ * blocks one after another ({@code UNIT} x 2·BLOCK bytes); the columns past the last whole block follow, row by row.
+ * So the rows a thread owns are one sequential stream, which a core reads faster than eight interleaved rows
+ * (bench/README.md, CPU). The last unit is padded with zero rows.
  */
 final class CpuWeight implements Weight {
+    /** Rows per unit of the blocked layout: the rows one pass of the batch-1 product accumulates together. */
+    static final int UNIT = 8;
+
     final String name;
     final DType dtype;
     final int rows, cols;
     final MemorySegment data;
+    /** Whether {@link #data} is in the blocked layout (else row-major). */
+    final boolean blocked;
     /** Per-row scales of an I8 weight, else null. */
     final float[] scales;
     /** Values derived from this weight that ops reuse (float32 copies of small vectors, the scan's A). */
     private final Map<String, float[]> derived = new ConcurrentHashMap<>();
 
+    /** A row-major weight. */
     CpuWeight(String name, DType dtype, int rows, int cols, MemorySegment data, float[] scales) {
+        this(name, dtype, rows, cols, data, scales, false);
+    }
+
+    private CpuWeight(String name, DType dtype, int rows, int cols, MemorySegment data, float[] scales, boolean blocked) {
         this.name = name;
         this.dtype = dtype;
         this.rows = rows;
         this.cols = cols;
         this.data = data;
         this.scales = scales;
+        this.blocked = blocked;
     }
 
+    /** A host tensor's weight: bf16 matrices copied into the blocked layout, anything else as it is. */
     static CpuWeight of(HostTensor t) {
         long rows = t.rows(), cols = t.cols();
         if (rows > Integer.MAX_VALUE || cols > Integer.MAX_VALUE)
             throw new IllegalArgumentException(t.name() + ": " + rows + " x " + cols + " is too large for one matrix");
+        if (t.dtype() == DType.BF16 && cols >= Simd.BLOCK) return blocked(t.name(), (int) rows, (int) cols, t.data());
         return new CpuWeight(t.name(), t.dtype(), (int) rows, (int) cols, t.data(), null);
+    }
+
+    /** Bytes of one block of one row: 2·BLOCK bf16 values, one vector load. */
+    private static final int BLOCK_BYTES = 2 * Simd.BLOCK;
+
+    /** A bf16 row-major matrix copied into the blocked layout. */
+    private static CpuWeight blocked(String name, int rows, int cols, MemorySegment rowMajor) {
+        int blocks = cols / Simd.BLOCK, tail = cols % Simd.BLOCK, units = (rows + UNIT - 1) / UNIT;
+        long tailAt = (long) units * UNIT * blocks * BLOCK_BYTES;
+        MemorySegment data = Arena.ofAuto().allocate(tailAt + 2L * rows * tail, 64);
+        for (int r = 0; r < rows; r++) {
+            long src = 2L * r * cols, dst = ((long) (r / UNIT) * blocks * UNIT + r % UNIT) * BLOCK_BYTES;
+            for (int b = 0; b < blocks; b++, dst += (long) UNIT * BLOCK_BYTES)
+                MemorySegment.copy(rowMajor, src + (long) b * BLOCK_BYTES, data, dst, BLOCK_BYTES);
+            if (tail > 0) MemorySegment.copy(rowMajor, src + (long) blocks * BLOCK_BYTES, data, tailAt + 2L * r * tail, 2L * tail);
+        }
+        return new CpuWeight(name, DType.BF16, rows, cols, data, null, true);
+    }
+
+    /**
+     * Where element (r, c) is in {@link #data}, counted in elements. Runs of elements that stay inside one block (or
+     * inside a row's columns past the last block) are contiguous, as in the row-major layout.
+     */
+    long index(int r, int c) {
+        if (!blocked) return (long) r * cols + c;
+        int blocks = cols / Simd.BLOCK;
+        if (c >= blocks * Simd.BLOCK) {
+            int tail = cols % Simd.BLOCK;
+            return (long) (rows + UNIT - 1) / UNIT * UNIT * blocks * Simd.BLOCK + (long) r * tail + (c - blocks * Simd.BLOCK);
+        }
+        return (((long) (r / UNIT) * blocks + c / Simd.BLOCK) * UNIT + r % UNIT) * Simd.BLOCK + c % Simd.BLOCK;
     }
 
     static CpuWeight of(Weight w) {
@@ -45,7 +95,7 @@ final class CpuWeight implements Weight {
         throw new IllegalArgumentException("not a CPU weight: " + w.name());
     }
 
-    /** Element i (row-major) as float32, before any int8 row scale. */
+    /** Element i of {@link #data} (see {@link #index}) as float32, before any int8 row scale. */
     float raw(long i) {
         return switch (dtype) {
             case F32 -> data.getAtIndex(Simd.F32_LE, i);
@@ -57,7 +107,7 @@ final class CpuWeight implements Weight {
 
     /** Element (r, c) as float32 (slow path: small vectors). */
     float get(int r, int c) {
-        float v = raw((long) r * cols + c);
+        float v = raw(index(r, c));
         return scales == null ? v : v * scales[r];
     }
 

@@ -43,7 +43,11 @@ class MatMulTest {
         Random r = new Random(n * 31L + k);
         float[] wf = new float[n * k];
         for (int i = 0; i < wf.length; i++) wf[i] = (float) r.nextGaussian();
-        CpuWeight w = dtype == DType.I8 ? CpuExperts.quantize(tensor("w", DType.F32, wf, n, k)) : CpuWeight.of(tensor("w", dtype, wf, n, k));
+        HostTensor source = tensor("w", dtype == DType.I8 ? DType.F32 : dtype, wf, n, k);
+        CpuWeight w = dtype == DType.I8 ? CpuExperts.quantize(source) : CpuWeight.of(source);
+        CpuWeight rowMajor = new CpuWeight("w", source.dtype(), n, k, source.data(), null);
+        if (dtype != DType.I8)
+            for (int j = 0; j < n; j++) for (int i = 0; i < k; i++) assertEquals(rowMajor.get(j, i), w.get(j, i), "w[" + j + ", " + i + "] as stored");
         float[] bias = new float[n];
         for (int i = 0; i < n; i++) bias[i] = (float) r.nextGaussian();
         Weight b = backend.weight(HostTensor.ofFloats("b", bias, n));
