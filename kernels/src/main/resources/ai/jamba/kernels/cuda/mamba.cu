@@ -1,6 +1,6 @@
 // Mamba's sequence ops, per sequence of a batch and from its state slot: the causal depthwise conv1d with SiLU,
 // and the selective scan with the D skip and the silu(z) gate. Specialised at start-up with the model's
-// d_conv and d_state (-D D_CONV=.. -D D_STATE=..); the defaults are Jamba's.
+// d_conv, d_state and dt_rank (-D D_CONV=.. -D D_STATE=.. -D DT_RANK=..); the defaults are Jamba's.
 //
 // State layout, per slot: conv [d_inner][d_conv - 1] (oldest input first), ssm [d_inner][d_state].
 #include "common.cuh"
@@ -11,9 +11,14 @@
 #ifndef D_STATE
 #define D_STATE 16
 #endif
+#ifndef DT_RANK
+#define DT_RANK 256
+#endif
 // Lanes that share one channel's scan, one per state (a power of two, so a channel's lanes sit in one warp).
 #define STATE_LANES (D_STATE <= 1 ? 1 : D_STATE <= 2 ? 2 : D_STATE <= 4 ? 4 : D_STATE <= 8 ? 8 : D_STATE <= 16 ? 16 : 32)
 #define KEEP (D_CONV - 1)
+// dt_rank columns a lane of a channel holds (selective_scan_of_x_proj): k = i · STATE_LANES + lane, i < RANK_PER.
+#define RANK_PER ((DT_RANK + STATE_LANES - 1) / STATE_LANES)
 
 static_assert(D_STATE >= 1 && D_STATE <= 32, "the scan keeps one state per lane: d_state must be 1..32");
 static_assert(D_CONV >= 1 && D_CONV <= 16, "d_conv must be 1..16");
@@ -62,6 +67,89 @@ extern "C" __global__ void conv_state(BatchDesc batch, float* conv_state, const 
     for (int q = 0; q < KEEP; q++) st[q] = keep[q];
 }
 
+// Sum over the STATE_LANES lanes of a channel (a butterfly: every lane ends with the same bits).
+__device__ __forceinline__ float channel_sum(float v) {
+#pragma unroll
+    for (int o = STATE_LANES / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// Jamba's Mamba from x_proj's output to the gated scan, token by token from the slot's SSM state h [d_inner][d_state]:
+//   dt, B, C = rmsnorm(xdbl[t] columns [0, DT_RANK), [DT_RANK, + D_STATE), [+ D_STATE, + D_STATE)) each with its weight,
+//   Δ = softplus(dt_bias + dt_proj · dt), h = exp(Δ·A) ⊙ h + Δ·u·B, y = C·h + D·u, out = y · silu(z), A = -exp(A_log).
+// One lane per (channel, state), as a scan needs; the STATE_LANES lanes of channel c also share its dt: lane l holds
+// dt columns k = i·STATE_LANES + l (coalesced across the lanes) and c's dt_proj weights of those columns, read once
+// for all tokens. Every channel norms the row's dt, B and C itself (a few hundred floats, L1 hits), so dt_proj
+// needs no launch of its own and no global round trip; its dot is float32 on the CUDA cores. Sums (squares, the
+// dot) run over each lane's i in order, then channel_sum: fixed by the shapes, so a row's result is the same in any
+// batch. A token's inputs are loaded while the one before is computed (the scan's time runs in order in a lane).
+// Lanes run over channels and blocks over (channels, sequences), so a long prompt keeps every SM busy. The final h
+// goes back to the slot. grid (ceil(d_inner * STATE_LANES / blockDim.x), sequences), blockDim.x a multiple of 32.
+extern "C" __global__ void selective_scan_of_x_proj(
+        BatchDesc batch, float* ssm_state, const float* u, int ldu, const float* xdbl, int ldx, const void* dt_norm,
+        int dt_norm_dt, const void* b_norm, int b_norm_dt, const void* c_norm, int c_norm_dt, float eps,
+        const void* dt_proj, int dt_proj_dt, const void* dt_bias, int dt_bias_dt, const void* a_log, int a_dt,
+        const void* d_skip, int d_dt, const float* z, int ldz, float* out, int ldo, int d_inner) {
+    pdl_trigger();
+    int lane_state = threadIdx.x % STATE_LANES;
+    int c = (blockIdx.x * blockDim.x + threadIdx.x) / STATE_LANES;
+    bool live = c < d_inner && lane_state < D_STATE;
+    int cc = c < d_inner ? c : d_inner - 1;  // idle lanes still shuffle, on a valid channel
+    int seq = blockIdx.y, start = batch.seq_start[seq], count = batch.seq_count[seq];
+    float* h_at = ssm_state + ((long long)batch.seq_slot[seq] * d_inner + cc) * D_STATE + lane_state;
+    float a = live ? -expf(load_weight(a_log, (long long)cc * D_STATE + lane_state, a_dt)) : 0.0f;
+    float d = load_weight(d_skip, cc, d_dt);
+    float bias = dt_bias ? load_weight(dt_bias, cc, dt_bias_dt) : 0.0f;
+    int s = live ? lane_state : 0;
+    float wb = load_weight(b_norm, s, b_norm_dt), wc = load_weight(c_norm, s, c_norm_dt);
+    float wn[RANK_PER], wp[RANK_PER];  // dt_layernorm's and dt_proj's (row cc) weights of this lane's columns
+#pragma unroll
+    for (int i = 0; i < RANK_PER; i++) {
+        int k = imin(i * STATE_LANES + lane_state, DT_RANK - 1);
+        bool in = i * STATE_LANES + lane_state < DT_RANK;
+        wn[i] = in ? load_weight(dt_norm, k, dt_norm_dt) : 0.0f;
+        wp[i] = in ? load_weight(dt_proj, (long long)cc * DT_RANK + k, dt_proj_dt) : 0.0f;
+    }
+    float h = live ? *h_at : 0.0f;
+    // token t's inputs: dt columns, B[s], C[s] (zero on lanes past the row), u and z of the channel
+    float xv[RANK_PER], bv, cv, uv, zv;
+    auto load = [&](int t) {
+        const float* row = xdbl + (long long)t * ldx;
+#pragma unroll
+        for (int i = 0; i < RANK_PER; i++) {
+            int k = i * STATE_LANES + lane_state;
+            xv[i] = k < DT_RANK ? row[k] : 0.0f;
+        }
+        bv = lane_state < D_STATE ? row[DT_RANK + lane_state] : 0.0f;
+        cv = lane_state < D_STATE ? row[DT_RANK + D_STATE + lane_state] : 0.0f;
+        uv = u[(long long)t * ldu + cc];
+        zv = z[(long long)t * ldz + cc];
+    };
+    if (count > 0) load(start);
+    for (int t = start; t < start + count; t++) {
+        float x[RANK_PER], b = bv, cn = cv, ut = uv, zt = zv;
+#pragma unroll
+        for (int i = 0; i < RANK_PER; i++) x[i] = xv[i];
+        if (t + 1 < start + count) load(t + 1);
+        float ss = 0.0f;
+#pragma unroll
+        for (int i = 0; i < RANK_PER; i++) ss = fmaf(x[i], x[i], ss);
+        ss = channel_sum(ss);
+        float sb = channel_sum(b * b), sc = channel_sum(cn * cn);
+        float inv = 1.0f / sqrtf(ss / DT_RANK + eps);
+        float dot = 0.0f;
+#pragma unroll
+        for (int i = 0; i < RANK_PER; i++) dot = fmaf(wp[i], x[i] * inv * wn[i], dot);
+        float delta = softplus(channel_sum(dot) + bias);
+        b = b * (1.0f / sqrtf(sb / D_STATE + eps)) * wb;
+        cn = cn * (1.0f / sqrtf(sc / D_STATE + eps)) * wc;
+        h = live ? expf(delta * a) * h + delta * ut * b : 0.0f;
+        float y = channel_sum(h * cn);
+        if (lane_state == 0 && c < d_inner) out[(long long)t * ldo + cc] = (y + ut * d) * silu(zt);
+    }
+    if (live) *h_at = h;
+}
+
 // The selective scan with its gate, token by token from the slot's SSM state h [d_inner][d_state]:
 //   Δ = softplus(dt), h = exp(Δ·A) ⊙ h + Δ·u·B, y = C·h + D·u, out = y · silu(z), with A = -exp(A_log).
 // One lane per (channel, state): the STATE_LANES lanes of a channel reduce C·h with shuffles; lanes run over
@@ -88,9 +176,7 @@ extern "C" __global__ void selective_scan(BatchDesc batch, float* ssm_state, con
         float uv = u[(long long)t * ldu + cc];
         float b = B[(long long)t * ldb + s], cv = C[(long long)t * ldc + s];
         h = live ? expf(delta * a) * h + delta * uv * b : 0.0f;
-        float y = h * cv;
-#pragma unroll
-        for (int o = STATE_LANES / 2; o > 0; o >>= 1) y += __shfl_xor_sync(0xffffffffu, y, o);
+        float y = channel_sum(h * cv);
         if (lane_state == 0 && c < d_inner) {
             float zv = z[(long long)t * ldz + cc];
             out[(long long)t * ldo + cc] = (y + uv * d) * silu(zv);

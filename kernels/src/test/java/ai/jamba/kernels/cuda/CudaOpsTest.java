@@ -245,20 +245,6 @@ class CudaOpsTest {
         assertClose("rmsNorm in place on a column view " + rows + "x" + cols, x, 1e-5);
     }
 
-    /** Mamba's dt, B and C norms: three column views of x_proj's output, each with its weight, in one launch. */
-    @ParameterizedTest(name = "{0} rows, dt rank {1}, d_state {2}")
-    @CsvSource({"1, 256, 16", "5, 8, 12", "3000, 35, 16"})
-    void normsOfColumnViewsTogether(int rows, int rank, int state) {
-        requireCuda();
-        Mats x = mats(rows, rank + 2 * state, 2f);
-        Pair dt = weight(tensor("dt_norm", DType.BF16, 1f, rank)), b = weight(tensor("b_norm", DType.BF16, 1f, state));
-        Pair c = weight(tensor("c_norm", DType.BF16, 1f, state));
-        Mats xdt = x.cols(0, rank), xb = x.cols(rank, rank + state), xc = x.cols(rank + state, rank + 2 * state);
-        cuda.rmsNormEach(List.of(xdt.cuda, xb.cuda, xc.cuda), List.of(dt.cuda, b.cuda, c.cuda), 1e-6f);
-        cpu.rmsNormEach(List.of(xdt.cpu, xb.cpu, xc.cpu), List.of(dt.cpu, b.cpu, c.cpu), 1e-6f);
-        assertClose("dt, B and C norms of " + rows + " rows", x, 1e-5);
-    }
-
     @Test
     void embeddingAndGather() {
         requireCuda();
@@ -314,6 +300,42 @@ class CudaOpsTest {
         float[] restored = sc.export(0);
         sg.restore(7, restored);
         assertArrayEquals(restored, sg.export(7), "restore then export");
+    }
+
+    /**
+     * Mamba from x_proj's output (the dt/B/C norms, dt_proj, the scan) in one op against the CPU's composition of
+     * them: one row, then sequences of many and few rows continuing from it and from empty state, then a step each.
+     */
+    @ParameterizedTest(name = "d_inner {0}, dt rank {1}, d_state {2}")
+    @CsvSource({"8192, 256, 16", "200, 35, 16", "90, 8, 12"})
+    void scanOfXProjOverBatches(int dInner, int rank, int dState) {
+        requireCuda();
+        MambaState sg = cuda.mambaState(dInner, 4, dState, 2), sc = cpu.mambaState(dInner, 4, dState, 2);
+        Pair dtNorm = weight(tensor("dt_norm", DType.BF16, 1f, rank)), bNorm = weight(tensor("b_norm", DType.BF16, 1f, dState));
+        Pair cNorm = weight(tensor("c_norm", DType.BF16, 1f, dState));
+        Pair proj = weight(tensor("dt_proj", DType.BF16, 0.1f, dInner, rank)), bias = weight(tensor("dt_bias", DType.BF16, 1f, dInner));
+        Pair aLog = weight(tensor("A_log", DType.F32, 1f, dInner, dState)), d = weight(tensor("D", DType.F32, 1f, dInner));
+        int[] slots = {2, 0, 5};
+        for (int s : slots) {
+            sg.reset(s);
+            sc.reset(s);
+        }
+        Batch[] steps = {Batch.of(new int[]{2}, new int[]{1}), Batch.of(slots, new int[]{dInner > 1000 ? 300 : 3000, 1, 5}),
+                Batch.of(slots, new int[]{1, 7, 3})};
+        for (int step = 0; step < steps.length; step++) {
+            Batch batch = steps[step];
+            int rows = batch.rows();
+            Mats u = mats(rows, dInner, 1f), xdbl = mats(rows, rank + 2 * dState, 1f), z = mats(rows, dInner, 1f);
+            Mats dt = zeros(rows, dInner), y = zeros(rows, dInner);
+            cuda.selectiveScanOfXProj(sg, batch, u.cuda, xdbl.cuda, dtNorm.cuda, bNorm.cuda, cNorm.cuda, 1e-6f, proj.cuda, bias.cuda,
+                    dt.cuda, aLog.cuda, d.cuda, z.cuda, y.cuda);
+            cpu.selectiveScanOfXProj(sc, batch, u.cpu, xdbl.cpu, dtNorm.cpu, bNorm.cpu, cNorm.cpu, 1e-6f, proj.cpu, bias.cpu,
+                    dt.cpu, aLog.cpu, d.cpu, z.cpu, y.cpu);
+            String what = " step " + step + " d_inner " + dInner + " dt rank " + rank + " d_state " + dState;
+            assertClose("selectiveScanOfXProj" + what, y, TOLERANCE);
+            for (int s : batch.slots())
+                assertClose("Mamba state of slot " + s + " after" + what, sg.export(s), sc.export(s), sc.exportSize(), TOLERANCE);
+        }
     }
 
     // ---- attention ----------------------------------------------------------------------------------------
