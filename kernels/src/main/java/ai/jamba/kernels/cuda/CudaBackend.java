@@ -419,8 +419,11 @@ public final class CudaBackend implements Backend {
                         .ptr(dw.ptr()).i32(dw.code()).ptr(zm.ptr).i32(zm.stride).ptr(om.ptr).i32(om.stride).i32(dInner));
     }
 
-    /** mamba.cu RANK_PER bound: dt columns a lane keeps in registers (Jamba: 256 / 16 = 16). */
-    private static final int MAX_RANK_PER_LANE = 32;
+    /**
+     * mamba.cu RANK_PER bound: dt columns a lane keeps in registers (Jamba: 256 / 16 = 16); SEQS: sequences a block
+     * of selective_scan_of_x_proj runs one after another.
+     */
+    private static final int MAX_RANK_PER_LANE = 32, SCAN_SEQUENCES = 8;
 
     @Override
     public void selectiveScanOfXProj(MambaState state, Batch batch, Mat u, Mat xdbl, Weight dtNorm, Weight bNorm,
@@ -445,12 +448,13 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("dt, B and C norms need " + rank + ", " + dState + " and " + dState + " weights");
         ensureSlots(s, batch);
         device.launch(kernel("mamba.cu", "selective_scan_of_x_proj", "D_CONV=" + s.dConv(), "D_STATE=" + dState, "DT_RANK=" + rank),
-                Device.blocks((long) dInner * lanes, 128), batch.sequences(), 1, 128, 0,
-                device.args().batch(batch(batch)).ptr(s.ssm()).ptr(um.ptr).i32(um.stride).ptr(xm.ptr).i32(xm.stride)
+                Device.blocks((long) dInner * lanes, 128), Device.blocks(batch.sequences(), SCAN_SEQUENCES), 1, 128, 0,
+                device.args().batch(batch(batch)).i32(batch.sequences()).ptr(s.ssm()).ptr(um.ptr).i32(um.stride)
+                        .ptr(xm.ptr).i32(xm.stride).i32(xm.ptr % 16 == 0 && xm.stride % 4 == 0 ? 1 : 0)
                         .ptr(nd.ptr()).i32(nd.code()).ptr(nb.ptr()).i32(nb.code()).ptr(nc.ptr()).i32(nc.code()).f32(eps)
                         .ptr(proj.ptr()).i32(proj.code()).ptr(bias == null ? 0 : bias.ptr()).i32(bias == null ? 0 : bias.code())
                         .ptr(a.ptr()).i32(a.code()).ptr(dw.ptr()).i32(dw.code()).ptr(zm.ptr).i32(zm.stride).ptr(om.ptr).i32(om.stride)
-                        .i32(dInner));
+                        .i32(dInner), true);
     }
 
     @Override

@@ -17,7 +17,7 @@
 // Lanes that share one channel's scan, one per state (a power of two, so a channel's lanes sit in one warp).
 #define STATE_LANES (D_STATE <= 1 ? 1 : D_STATE <= 2 ? 2 : D_STATE <= 4 ? 4 : D_STATE <= 8 ? 8 : D_STATE <= 16 ? 16 : 32)
 #define KEEP (D_CONV - 1)
-// dt_rank columns a lane of a channel holds (selective_scan_of_x_proj): k = i · STATE_LANES + lane, i < RANK_PER.
+// dt_rank columns a lane of a channel holds (selective_scan_of_x_proj): k = lane · RANK_PER + i, i < RANK_PER.
 #define RANK_PER ((DT_RANK + STATE_LANES - 1) / STATE_LANES)
 
 static_assert(D_STATE >= 1 && D_STATE <= 32, "the scan keeps one state per lane: d_state must be 1..32");
@@ -74,80 +74,97 @@ __device__ __forceinline__ float channel_sum(float v) {
     return v;
 }
 
-// Jamba's Mamba from x_proj's output to the gated scan, token by token from the slot's SSM state h [d_inner][d_state]:
+// Jamba's Mamba from x_proj's output to the gated scan, token by token from each slot's SSM state h [d_inner][d_state]:
 //   dt, B, C = rmsnorm(xdbl[t] columns [0, DT_RANK), [DT_RANK, + D_STATE), [+ D_STATE, + D_STATE)) each with its weight,
 //   Δ = softplus(dt_bias + dt_proj · dt), h = exp(Δ·A) ⊙ h + Δ·u·B, y = C·h + D·u, out = y · silu(z), A = -exp(A_log).
-// One lane per (channel, state), as a scan needs; the STATE_LANES lanes of channel c also share its dt: lane l holds
-// dt columns k = i·STATE_LANES + l (coalesced across the lanes) and c's dt_proj weights of those columns, read once
-// for all tokens. Every channel norms the row's dt, B and C itself (a few hundred floats, L1 hits), so dt_proj
-// needs no launch of its own and no global round trip; its dot is float32 on the CUDA cores. Sums (squares, the
-// dot) run over each lane's i in order, then channel_sum: fixed by the shapes, so a row's result is the same in any
-// batch. A token's inputs are loaded while the one before is computed (the scan's time runs in order in a lane).
-// Lanes run over channels and blocks over (channels, sequences), so a long prompt keeps every SM busy. The final h
-// goes back to the slot. grid (ceil(d_inner * STATE_LANES / blockDim.x), sequences), blockDim.x a multiple of 32.
+// One lane per (channel, state), as the scan needs; the STATE_LANES lanes of channel c also share its dt: lane l holds
+// dt columns k = l·RANK_PER + i and c's dt_proj weights of those columns times dt_layernorm's (read once per launch,
+// before waiting for x_proj: launched early). Every channel norms the row's dt, B and C itself (a few hundred floats,
+// L1 hits), so dt_proj needs no launch of its own; its dot is float32 on the CUDA cores, the norm's 1/rms applied to
+// the dot's sum. Sums run over each lane's i in order, then channel_sum: fixed by the shapes, so a row's result is
+// the same in any batch. A block runs SEQS sequences' rows in order (a decode step's rows reuse the weights in
+// registers), loading a row's inputs while the one before is computed.
+// grid (ceil(d_inner * STATE_LANES / blockDim.x), ceil(sequences / SEQS)), blockDim.x a multiple of 32.
+#define SEQS 8
+#define RANK_VEC (RANK_PER % 4 == 0 && RANK_PER * STATE_LANES == DT_RANK)
 extern "C" __global__ void selective_scan_of_x_proj(
-        BatchDesc batch, float* ssm_state, const float* u, int ldu, const float* xdbl, int ldx, const void* dt_norm,
-        int dt_norm_dt, const void* b_norm, int b_norm_dt, const void* c_norm, int c_norm_dt, float eps,
-        const void* dt_proj, int dt_proj_dt, const void* dt_bias, int dt_bias_dt, const void* a_log, int a_dt,
+        BatchDesc batch, int sequences, float* ssm_state, const float* u, int ldu, const float* xdbl, int ldx, int xvec,
+        const void* dt_norm, int dt_norm_dt, const void* b_norm, int b_norm_dt, const void* c_norm, int c_norm_dt,
+        float eps, const void* dt_proj, int dt_proj_dt, const void* dt_bias, int dt_bias_dt, const void* a_log, int a_dt,
         const void* d_skip, int d_dt, const float* z, int ldz, float* out, int ldo, int d_inner) {
     pdl_trigger();
     int lane_state = threadIdx.x % STATE_LANES;
     int c = (blockIdx.x * blockDim.x + threadIdx.x) / STATE_LANES;
     bool live = c < d_inner && lane_state < D_STATE;
     int cc = c < d_inner ? c : d_inner - 1;  // idle lanes still shuffle, on a valid channel
-    int seq = blockIdx.y, start = batch.seq_start[seq], count = batch.seq_count[seq];
-    float* h_at = ssm_state + ((long long)batch.seq_slot[seq] * d_inner + cc) * D_STATE + lane_state;
     float a = live ? -expf(load_weight(a_log, (long long)cc * D_STATE + lane_state, a_dt)) : 0.0f;
     float d = load_weight(d_skip, cc, d_dt);
     float bias = dt_bias ? load_weight(dt_bias, cc, dt_bias_dt) : 0.0f;
     int s = live ? lane_state : 0;
     float wb = load_weight(b_norm, s, b_norm_dt), wc = load_weight(c_norm, s, c_norm_dt);
-    float wn[RANK_PER], wp[RANK_PER];  // dt_layernorm's and dt_proj's (row cc) weights of this lane's columns
+    float wp[RANK_PER];  // dt_proj[cc, k] · dt_layernorm[k] for this lane's columns
+    int k0 = lane_state * RANK_PER;
 #pragma unroll
     for (int i = 0; i < RANK_PER; i++) {
-        int k = imin(i * STATE_LANES + lane_state, DT_RANK - 1);
-        bool in = i * STATE_LANES + lane_state < DT_RANK;
-        wn[i] = in ? load_weight(dt_norm, k, dt_norm_dt) : 0.0f;
-        wp[i] = in ? load_weight(dt_proj, (long long)cc * DT_RANK + k, dt_proj_dt) : 0.0f;
+        int k = imin(k0 + i, DT_RANK - 1);
+        wp[i] = k0 + i < DT_RANK ? load_weight(dt_proj, (long long)cc * DT_RANK + k, dt_proj_dt) * load_weight(dt_norm, k, dt_norm_dt) : 0.0f;
     }
-    float h = live ? *h_at : 0.0f;
-    // token t's inputs: dt columns, B[s], C[s] (zero on lanes past the row), u and z of the channel
-    float xv[RANK_PER], bv, cv, uv, zv;
-    auto load = [&](int t) {
-        const float* row = xdbl + (long long)t * ldx;
+    pdl_wait();  // weights were free to come early; xdbl is x_proj's output
+    int s0 = blockIdx.y * SEQS, s1 = imin(s0 + SEQS, sequences);
+    int r0 = batch.seq_start[s0], r1 = batch.seq_start[s1 - 1] + batch.seq_count[s1 - 1];
+    // row r's inputs: dt columns, B[s], C[s] (zero on lanes past the row), u and z of the channel; its sequence's
+    // state where the row is the sequence's first
+    float xv[RANK_PER], bv, cv, uv, zv, hv = 0.0f;
+    float* h_at = nullptr;
+    bool first = false, last = false;
+    auto load = [&](int r) {
+        const float* row = xdbl + (long long)r * ldx;
+        if (RANK_VEC && xvec) {
 #pragma unroll
-        for (int i = 0; i < RANK_PER; i++) {
-            int k = i * STATE_LANES + lane_state;
-            xv[i] = k < DT_RANK ? row[k] : 0.0f;
+            for (int i = 0; i < RANK_PER; i += 4) {
+                float4 v = *(const float4*)(row + k0 + i);
+                xv[i] = v.x; xv[i + 1] = v.y; xv[i + 2] = v.z; xv[i + 3] = v.w;
+            }
+        } else {
+#pragma unroll
+            for (int i = 0; i < RANK_PER; i++) xv[i] = k0 + i < DT_RANK ? row[k0 + i] : 0.0f;
         }
         bv = lane_state < D_STATE ? row[DT_RANK + lane_state] : 0.0f;
         cv = lane_state < D_STATE ? row[DT_RANK + D_STATE + lane_state] : 0.0f;
-        uv = u[(long long)t * ldu + cc];
-        zv = z[(long long)t * ldz + cc];
+        uv = u[(long long)r * ldu + cc];
+        zv = z[(long long)r * ldz + cc];
+        int seq = batch.row_seq[r], start = batch.seq_start[seq];
+        first = r == start;
+        last = r == start + batch.seq_count[seq] - 1;
+        if (first) {
+            h_at = ssm_state + ((long long)batch.seq_slot[seq] * d_inner + cc) * D_STATE + lane_state;
+            hv = live ? *h_at : 0.0f;
+        }
     };
-    if (count > 0) load(start);
-    for (int t = start; t < start + count; t++) {
-        float x[RANK_PER], b = bv, cn = cv, ut = uv, zt = zv;
+    load(r0);
+    float h = 0.0f;
+    for (int r = r0; r < r1; r++) {
+        float ss = 0.0f, dot = 0.0f, b = bv, cn = cv, ut = uv, zt = zv;
+        if (first) h = hv;
+        float* h_row = h_at;
+        bool ends = last;
 #pragma unroll
-        for (int i = 0; i < RANK_PER; i++) x[i] = xv[i];
-        if (t + 1 < start + count) load(t + 1);
-        float ss = 0.0f;
-#pragma unroll
-        for (int i = 0; i < RANK_PER; i++) ss = fmaf(x[i], x[i], ss);
+        for (int i = 0; i < RANK_PER; i++) {
+            ss = fmaf(xv[i], xv[i], ss);
+            dot = fmaf(wp[i], xv[i], dot);
+        }
+        if (r + 1 < r1) load(r + 1);
         ss = channel_sum(ss);
+        dot = channel_sum(dot);
         float sb = channel_sum(b * b), sc = channel_sum(cn * cn);
-        float inv = 1.0f / sqrtf(ss / DT_RANK + eps);
-        float dot = 0.0f;
-#pragma unroll
-        for (int i = 0; i < RANK_PER; i++) dot = fmaf(wp[i], x[i] * inv * wn[i], dot);
-        float delta = softplus(channel_sum(dot) + bias);
+        float delta = softplus(bias + dot * (1.0f / sqrtf(ss / DT_RANK + eps)));
         b = b * (1.0f / sqrtf(sb / D_STATE + eps)) * wb;
         cn = cn * (1.0f / sqrtf(sc / D_STATE + eps)) * wc;
         h = live ? expf(delta * a) * h + delta * ut * b : 0.0f;
         float y = channel_sum(h * cn);
-        if (lane_state == 0 && c < d_inner) out[(long long)t * ldo + cc] = (y + ut * d) * silu(zt);
+        if (lane_state == 0 && c < d_inner) out[(long long)r * ldo + cc] = (y + ut * d) * silu(zt);
+        if (ends && live) *h_row = h;
     }
-    if (live) *h_at = h;
 }
 
 // The selective scan with its gate, token by token from the slot's SSM state h [d_inner][d_state]:
