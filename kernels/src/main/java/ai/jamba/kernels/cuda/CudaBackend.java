@@ -450,7 +450,8 @@ public final class CudaBackend implements Backend {
         device.launch(kernel("mamba.cu", "selective_scan_of_x_proj", "D_CONV=" + s.dConv(), "D_STATE=" + dState, "DT_RANK=" + rank),
                 Device.blocks((long) dInner * lanes, 128), Device.blocks(batch.sequences(), SCAN_SEQUENCES), 1, 128, 0,
                 device.args().batch(batch(batch)).i32(batch.sequences()).ptr(s.ssm()).ptr(um.ptr).i32(um.stride)
-                        .ptr(xm.ptr).i32(xm.stride).i32(xm.ptr % 16 == 0 && xm.stride % 4 == 0 ? 1 : 0)
+                        .ptr(xm.ptr).i32(xm.stride)
+                        .i32(xm.ptr % 16 == 0 && xm.stride % 4 == 0 && proj.ptr() % 16 == 0 ? 1 : 0)
                         .ptr(nd.ptr()).i32(nd.code()).ptr(nb.ptr()).i32(nb.code()).ptr(nc.ptr()).i32(nc.code()).f32(eps)
                         .ptr(proj.ptr()).i32(proj.code()).ptr(bias == null ? 0 : bias.ptr()).i32(bias == null ? 0 : bias.code())
                         .ptr(a.ptr()).i32(a.code()).ptr(dw.ptr()).i32(dw.code()).ptr(zm.ptr).i32(zm.stride).ptr(om.ptr).i32(om.stride)

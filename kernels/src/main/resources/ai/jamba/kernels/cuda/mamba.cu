@@ -83,12 +83,14 @@ __device__ __forceinline__ float channel_sum(float v) {
 // L1 hits), so dt_proj needs no launch of its own; its dot is float32 on the CUDA cores, the norm's 1/rms applied to
 // the dot's sum. Sums run over each lane's i in order, then channel_sum: fixed by the shapes, so a row's result is
 // the same in any batch. A block runs SEQS sequences' rows in order (a decode step's rows reuse the weights in
-// registers), loading a row's inputs while the one before is computed.
+// registers).
 // grid (ceil(d_inner * STATE_LANES / blockDim.x), ceil(sequences / SEQS)), blockDim.x a multiple of 32.
 #define SEQS 8
-#define RANK_VEC (RANK_PER % 4 == 0 && RANK_PER * STATE_LANES == DT_RANK)
-extern "C" __global__ void selective_scan_of_x_proj(
-        BatchDesc batch, int sequences, float* ssm_state, const float* u, int ldu, const float* xdbl, int ldx, int xvec,
+#define RANK_VEC (RANK_PER % 8 == 0 && RANK_PER * STATE_LANES == DT_RANK)
+// At most 64 registers: 8 blocks of 128 an SM, so a prompt's d_inner · STATE_LANES lanes (Jamba: 1,024 blocks) run
+// in one wave; time runs in order inside each lane, so a second wave would double a prefill's scan.
+extern "C" __global__ void __launch_bounds__(128, 8) selective_scan_of_x_proj(
+        BatchDesc batch, int sequences, float* ssm_state, const float* u, int ldu, const float* xdbl, int ldx, int vec,
         const void* dt_norm, int dt_norm_dt, const void* b_norm, int b_norm_dt, const void* c_norm, int c_norm_dt,
         float eps, const void* dt_proj, int dt_proj_dt, const void* dt_bias, int dt_bias_dt, const void* a_log, int a_dt,
         const void* d_skip, int d_dt, const float* z, int ldz, float* out, int ldo, int d_inner) {
@@ -104,56 +106,58 @@ extern "C" __global__ void selective_scan_of_x_proj(
     float wb = load_weight(b_norm, s, b_norm_dt), wc = load_weight(c_norm, s, c_norm_dt);
     float wp[RANK_PER];  // dt_proj[cc, k] · dt_layernorm[k] for this lane's columns
     int k0 = lane_state * RANK_PER;
+    if (RANK_VEC && vec && dt_proj_dt == DT_BF16) {
+        const uint4* p = (const uint4*)((const u16*)dt_proj + (long long)cc * DT_RANK + k0);
 #pragma unroll
-    for (int i = 0; i < RANK_PER; i++) {
-        int k = imin(k0 + i, DT_RANK - 1);
-        wp[i] = k0 + i < DT_RANK ? load_weight(dt_proj, (long long)cc * DT_RANK + k, dt_proj_dt) * load_weight(dt_norm, k, dt_norm_dt) : 0.0f;
+        for (int i = 0; i < RANK_PER; i += 8) {
+            uint4 v = p[i / 8];
+            u32 w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+            for (int q = 0; q < 8; q++) wp[i + q] = bf16_to_f32((u16)(w[q / 2] >> (16 * (q & 1))));
+        }
+    } else {
+#pragma unroll
+        for (int i = 0; i < RANK_PER; i++) {
+            int k = imin(k0 + i, DT_RANK - 1);
+            wp[i] = k0 + i < DT_RANK ? load_weight(dt_proj, (long long)cc * DT_RANK + k, dt_proj_dt) : 0.0f;
+        }
     }
+#pragma unroll
+    for (int i = 0; i < RANK_PER; i++) wp[i] *= load_weight(dt_norm, imin(k0 + i, DT_RANK - 1), dt_norm_dt);
     pdl_wait();  // weights were free to come early; xdbl is x_proj's output
-    int s0 = blockIdx.y * SEQS, s1 = imin(s0 + SEQS, sequences);
-    int r0 = batch.seq_start[s0], r1 = batch.seq_start[s1 - 1] + batch.seq_count[s1 - 1];
-    // row r's inputs: dt columns, B[s], C[s] (zero on lanes past the row), u and z of the channel; its sequence's
-    // state where the row is the sequence's first
-    float xv[RANK_PER], bv, cv, uv, zv, hv = 0.0f;
-    float* h_at = nullptr;
-    bool first = false, last = false;
-    auto load = [&](int r) {
+    // the block's sequences own rows [r, end) one after another (Batch: contiguous, in order)
+    int seq = blockIdx.y * SEQS, seq_end = imin(seq + SEQS, sequences);
+    int r = batch.seq_start[seq], next_seq_row = r;
+    float h = 0.0f;
+    float* h_at = ssm_state;
+    for (; seq < seq_end; r++) {
+        if (r == next_seq_row) {  // a sequence starts: its state
+            next_seq_row = r + batch.seq_count[seq];
+            h_at = ssm_state + ((long long)batch.seq_slot[seq] * d_inner + cc) * D_STATE + lane_state;
+            h = live ? *h_at : 0.0f;
+        }
         const float* row = xdbl + (long long)r * ldx;
-        if (RANK_VEC && xvec) {
+        float b = lane_state < D_STATE ? row[DT_RANK + lane_state] : 0.0f;
+        float cn = lane_state < D_STATE ? row[DT_RANK + D_STATE + lane_state] : 0.0f;
+        float ut = u[(long long)r * ldu + cc], zt = z[(long long)r * ldz + cc];
+        float ss = 0.0f, dot = 0.0f;
+        if (RANK_VEC && vec) {
 #pragma unroll
             for (int i = 0; i < RANK_PER; i += 4) {
                 float4 v = *(const float4*)(row + k0 + i);
-                xv[i] = v.x; xv[i + 1] = v.y; xv[i + 2] = v.z; xv[i + 3] = v.w;
+                ss = fmaf(v.x, v.x, ss); dot = fmaf(wp[i], v.x, dot);
+                ss = fmaf(v.y, v.y, ss); dot = fmaf(wp[i + 1], v.y, dot);
+                ss = fmaf(v.z, v.z, ss); dot = fmaf(wp[i + 2], v.z, dot);
+                ss = fmaf(v.w, v.w, ss); dot = fmaf(wp[i + 3], v.w, dot);
             }
         } else {
 #pragma unroll
-            for (int i = 0; i < RANK_PER; i++) xv[i] = k0 + i < DT_RANK ? row[k0 + i] : 0.0f;
+            for (int i = 0; i < RANK_PER; i++) {
+                float x = k0 + i < DT_RANK ? row[k0 + i] : 0.0f;
+                ss = fmaf(x, x, ss);
+                dot = fmaf(wp[i], x, dot);
+            }
         }
-        bv = lane_state < D_STATE ? row[DT_RANK + lane_state] : 0.0f;
-        cv = lane_state < D_STATE ? row[DT_RANK + D_STATE + lane_state] : 0.0f;
-        uv = u[(long long)r * ldu + cc];
-        zv = z[(long long)r * ldz + cc];
-        int seq = batch.row_seq[r], start = batch.seq_start[seq];
-        first = r == start;
-        last = r == start + batch.seq_count[seq] - 1;
-        if (first) {
-            h_at = ssm_state + ((long long)batch.seq_slot[seq] * d_inner + cc) * D_STATE + lane_state;
-            hv = live ? *h_at : 0.0f;
-        }
-    };
-    load(r0);
-    float h = 0.0f;
-    for (int r = r0; r < r1; r++) {
-        float ss = 0.0f, dot = 0.0f, b = bv, cn = cv, ut = uv, zt = zv;
-        if (first) h = hv;
-        float* h_row = h_at;
-        bool ends = last;
-#pragma unroll
-        for (int i = 0; i < RANK_PER; i++) {
-            ss = fmaf(xv[i], xv[i], ss);
-            dot = fmaf(wp[i], xv[i], dot);
-        }
-        if (r + 1 < r1) load(r + 1);
         ss = channel_sum(ss);
         dot = channel_sum(dot);
         float sb = channel_sum(b * b), sc = channel_sum(cn * cn);
@@ -163,7 +167,10 @@ extern "C" __global__ void selective_scan_of_x_proj(
         h = live ? expf(delta * a) * h + delta * ut * b : 0.0f;
         float y = channel_sum(h * cn);
         if (lane_state == 0 && c < d_inner) out[(long long)r * ldo + cc] = (y + ut * d) * silu(zt);
-        if (ends && live) *h_row = h;
+        if (r + 1 == next_seq_row) {  // its last row: the state goes back
+            if (live) *h_at = h;
+            seq++;
+        }
     }
 }
 
