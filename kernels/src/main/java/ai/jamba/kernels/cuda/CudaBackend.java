@@ -52,7 +52,9 @@ public final class CudaBackend implements Backend {
 
     private CudaBackend(Device device) {
         this.device = device;
-        this.products = new Products(device);
+        long kBlockScratch = keep(device.alloc(Products.K_BLOCK_SCRATCH_BYTES, "k-block partial sums"));
+        device.zero(kBlockScratch, Products.K_BLOCK_SCRATCH_BYTES);
+        this.products = new Products(device, kBlockScratch);
         this.boundThread = Thread.currentThread();
     }
 
