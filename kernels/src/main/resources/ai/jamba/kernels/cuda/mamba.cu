@@ -84,7 +84,9 @@ __device__ __forceinline__ float channel_sum(float v) {
 // the dot's sum. Sums run over each lane's i in order, then channel_sum: fixed by the shapes, so a row's result is
 // the same in any batch. A block runs SEQS sequences' rows in order (a decode step's rows reuse the weights in
 // registers).
-// grid (ceil(d_inner * STATE_LANES / blockDim.x), ceil(sequences / SEQS)), blockDim.x a multiple of 32.
+// grid (ceil(d_inner * STATE_LANES / blockDim.x), ceil(sequences / SEQS)), blockDim.x a multiple of 32. vec: xdbl's
+// rows and dt_proj's are 16-byte aligned, so (RANK_VEC) a lane reads its dt columns as float4s and its bf16 weights
+// 16 bytes at a time.
 #define SEQS 8
 #define RANK_VEC (RANK_PER % 8 == 0 && RANK_PER * STATE_LANES == DT_RANK)
 // At most 64 registers: 8 blocks of 128 an SM, so a prompt's d_inner · STATE_LANES lanes (Jamba: 1,024 blocks) run
