@@ -541,6 +541,14 @@ public final class CudaBackend implements Backend {
         products.product(h, inter, T, d, null, om.ptr, om.stride);
     }
 
+    /** The router logits [T, E] of the last {@link #moe} (count = T · E floats), for tests. */
+    float[] routerLogits(int count) {
+        bind();
+        float[] logits = new float[count];
+        device.download(device.scratch("router logits", 4L * count), logits, count);
+        return logits;
+    }
+
     @Override
     public void moe(Mat x, Experts experts, Mat out) {
         bind();

@@ -126,14 +126,15 @@ final class Products {
 
     /**
      * A MoE router's logits [T, E] and the routing of its T ≤ {@link #MMA_ROWS} tokens into {@code lists} (moe.cuh), in
-     * one launch where the router's product is one block (its logits bit for bit those of {@link #product}); false,
-     * with nothing launched, where it is not.
+     * one launch where the router's features fit one block (K spread over the k-blocks {@link #product} gives it, so
+     * the logits are its bits); false, with nothing launched, where they do not.
      */
     boolean routeInOneLaunch(long x, int ldx, int T, CudaWeight router, long logits, long sel, long prob, Lists lists, long slot) {
-        int E = router.rows(), K = router.cols(), s = slices(E, K, null);
+        int E = router.rows(), K = router.cols(), s = slices(E, K, null), kb = kBlocks(E, K, s);
         if (router.dtype() != DType.BF16 || T > MMA_ROWS || Device.blocks(Device.blocks(E, 16), MMA_WARPS / s) != 1) return false;
-        device.launch(kernel("mma.cu", "router_bf16_" + tiles(T)), 1, 1, 1, 32 * MMA_WARPS, s > 1 ? partBytes(tiles(T)) : 0,
-                device.args().ptr(x).i32(ldx).i32(T).ptr(router.ptr()).i32(E).i32(K).i32(s).ptr(logits).i32(lists.topK)
+        device.launch(kernel("mma.cu", "router_bf16_" + tiles(T)), 1, 1, kb, 32 * MMA_WARPS, s > 1 || kb > 1 ? partBytes(tiles(T)) : 0,
+                device.args().ptr(x).i32(ldx).i32(T).ptr(router.ptr()).i32(E).i32(K).i32(s).i32(kb).ptr(kpart).ptr(arrive)
+                        .ptr(logits).i32(lists.topK)
                         .ptr(sel).ptr(prob).ptr(lists.count).ptr(lists.offset).ptr(lists.token).ptr(slot).ptr(lists.active)
                         .i32(wvec(router)).i32(xvec(x, ldx, K)), true);
         return true;

@@ -166,8 +166,9 @@ __device__ __forceinline__ float finish(float v1, float v2, int f, const float* 
 // grid (ceil(ceil(N / 16) / groups), min(experts, T · top-k) or 1, KB), block 32 * WARPS, dynamic shared memory
 // where the warps' chains meet (S > 1, KB > 1 or GATE_UP): WARPS * 16 * NT * 8 floats. KB > 1: plain products
 // only (no count), kpart [KB][T][N] floats, arrive one zeroed int per blockIdx.x.
+// Returns whether this block holds finished outputs of its features: with KB > 1 only the last block to arrive.
 template <int DT, int NT, bool GATE_UP>
-__device__ __forceinline__ void product(const float* x, int ldx, const int* xrows, int T, const void* w1,
+__device__ __forceinline__ bool product(const float* x, int ldx, const int* xrows, int T, const void* w1,
                                         const float* scale1, const void* w2, const float* scale2, const int* count,
                                         const int* offset, const int* active, int N, int K, int S, int KB, float* kpart,
                                         int* arrive, const void* bias, int bias_dt, float* out, int ldo, int wvec, int xvec) {
@@ -191,7 +192,7 @@ __device__ __forceinline__ void product(const float* x, int ldx, const int* xrow
     if (count) {
         pdl_wait();  // the lists come from the kernel before
         int e = active[blockIdx.y];
-        if (e < 0) return;  // the whole block: fewer experts were chosen than the grid has room for
+        if (e < 0) return false;  // the whole block: fewer experts were chosen than the grid has room for
         rows = count[e];
         base = offset[e];
         wskip = (long long)e * N;
@@ -293,7 +294,7 @@ __device__ __forceinline__ void product(const float* x, int ldx, const int* xrow
                     out[(long long)(base + j) * ldo + f] = finish<false>(acc[nt][i], 0.0f, f, scale1, nullptr, bias, bias_dt);
             }
         }
-        return;
+        return true;
     }
     // the warps of a group meet: each weight's slices summed in slice order, then the epilogue
 #pragma unroll
@@ -316,7 +317,7 @@ __device__ __forceinline__ void product(const float* x, int ldx, const int* xrow
         if (KB == 1) out[(long long)(base + j) * ldo + f] = finish<GATE_UP>(v1, v2, f, scale1, scale2, bias, bias_dt);
         else kpart[((long long)blockIdx.z * rows + j) * N + f] = v1;
     }
-    if (KB == 1) return;
+    if (KB == 1) return true;
     // k-blocks (plain products only): the group's last block to arrive sums them all, then resets the count for the
     // next launch (graphs replay the same counters)
     __shared__ int last;
@@ -324,7 +325,7 @@ __device__ __forceinline__ void product(const float* x, int ldx, const int* xrow
     __syncthreads();
     if (threadIdx.x == 0) last = atomicAdd(arrive + blockIdx.x, 1) == KB - 1;
     __syncthreads();
-    if (!last) return;
+    if (!last) return false;
     __threadfence();
     for (int idx = threadIdx.x; idx < groups * 16 * NT * 8; idx += blockDim.x) {
         int gr = idx / (16 * NT * 8), fl = idx / (NT * 8) % 16, j = idx % (NT * 8);
@@ -335,6 +336,7 @@ __device__ __forceinline__ void product(const float* x, int ldx, const int* xrow
         out[(long long)j * ldo + f] = finish<false>(v, 0.0f, f, scale1, nullptr, bias, bias_dt);
     }
     if (threadIdx.x == 0) arrive[blockIdx.x] = 0;
+    return true;
 }
 
 #define PRODUCT_KERNEL(NAME, DT, NT)                                                                               \
@@ -373,16 +375,19 @@ GATE_UP_KERNEL(gate_up_i8_2, DT_I8, 2)
 GATE_UP_KERNEL(gate_up_i8_4, DT_I8, 4)
 GATE_UP_KERNEL(gate_up_i8_8, DT_I8, 8)
 
-// A MoE layer's router product, then the routing of its tokens (moe.cuh) by the same block: the logits [T, E] are
-// written, the block synchronises (its own global writes are then visible to all its threads), and routes. Only
-// for a router the product runs in one block (ceil(E / 16) groups of S warps fit WARPS), so no other block's
-// logits are waited for; the logits are those of mma_bf16_NT, bit for bit. grid 1, block 32 * WARPS.
+// A MoE layer's router product, then the routing of its tokens (moe.cuh) by the block that finishes the logits:
+// the logits [T, E] are written, the block synchronises (its own global writes are then visible to all its
+// threads), and routes. Only for a router whose features fit one block (ceil(E / 16) groups of S warps fit WARPS);
+// its K is spread over KB blocks (blockIdx.z) as a plain product's is, the last to arrive summing them, so the
+// logits are those of mma_bf16_NT with the same S and KB, bit for bit. grid (1, 1, KB), block 32 * WARPS.
 #define ROUTER_KERNEL(NAME, NT)                                                                                     \
     extern "C" __global__ void __launch_bounds__(32 * WARPS, NT <= 2 ? 2 : 1)                                    \
-    NAME(const float* x, int ldx, int T, const void* w, int E, int K, int S, float* logits, int k, int* sel,      \
-         float* prob, int* count, int* offset, int* token, int* slot, int* active, int wvec, int xvec) {            \
-        product<DT_BF16, NT, false>(x, ldx, nullptr, T, w, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,  \
-                                    E, K, S, 1, nullptr, nullptr, nullptr, 0, logits, E, wvec, xvec);            \
+    NAME(const float* x, int ldx, int T, const void* w, int E, int K, int S, int KB, float* kpart, int* arrive,    \
+         float* logits, int k, int* sel, float* prob, int* count, int* offset, int* token, int* slot, int* active,  \
+         int wvec, int xvec) {                                                                                   \
+        if (!product<DT_BF16, NT, false>(x, ldx, nullptr, T, w, nullptr, nullptr, nullptr, nullptr, nullptr,     \
+                                         nullptr, E, K, S, KB, kpart, arrive, nullptr, 0, logits, E, wvec, xvec)) \
+            return;                                                                                              \
         __syncthreads();                                                                                         \
         route_lists(logits, E, T, E, k, sel, prob, count, offset, token, slot, active);                          \
     }

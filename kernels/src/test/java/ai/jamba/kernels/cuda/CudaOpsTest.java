@@ -449,6 +449,28 @@ class CudaOpsTest {
         }
     }
 
+    /**
+     * A MoE of up to 64 rows routes in the launch that computes its router logits (mma.cu, K over k-blocks for
+     * Jamba's 16 x 4096 router): the logits are the plain product's, bit for bit.
+     */
+    @Test
+    void routerLogitsAreThePlainProductsBits() {
+        requireCuda();
+        int hidden = 4096, experts = 16;
+        ExpertTensors t = expertTensors(experts, hidden, 64);
+        Experts eg = cuda.experts(t.router(), t.gate(), t.up(), t.down(), 2, false);
+        Weight router = cuda.weight(t.router());
+        for (int rows : new int[]{1, 8, 37, 64}) {
+            Mat x = cuda.allocate(rows, hidden), out = cuda.allocate(rows, hidden), plain = cuda.allocate(rows, experts);
+            cuda.upload(randoms(rows * hidden, 1f), x);
+            cuda.matmul(x, router, null, plain);
+            cuda.moe(x, eg, out);
+            assertArrayEquals(host(cuda, plain), ((CudaBackend) cuda).routerLogits(rows * experts), rows + " rows: routed logits vs the product's");
+            for (Mat m : new Mat[]{x, out, plain}) cuda.free(m);
+        }
+        System.out.printf("  %-64s bit-identical%n", "router logits 4096 -> 16 at 1, 8, 37, 64 rows");
+    }
+
     /** A router and bf16 experts of a trained model's scale, the same for both backends. */
     private record ExpertTensors(HostTensor router, List<HostTensor> gate, List<HostTensor> up, List<HostTensor> down) {}
 
