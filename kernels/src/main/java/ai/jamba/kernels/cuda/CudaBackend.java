@@ -423,9 +423,10 @@ public final class CudaBackend implements Backend {
 
     /**
      * mamba.cu RANK_PER bound: dt columns a lane keeps in registers (Jamba: 256 / 16 = 16); SEQS: sequences a block
-     * of selective_scan_of_x_proj runs one after another.
+     * of selective_scan_of_x_proj runs one after another; DT_ROWS and DT_CH: rows a block of dt_of_x_proj computes, and
+     * channels a lane.
      */
-    private static final int MAX_RANK_PER_LANE = 32, SCAN_SEQUENCES = 8;
+    private static final int MAX_RANK_PER_LANE = 32, SCAN_SEQUENCES = 8, DT_ROWS = 32, DT_CHANNELS = 4;
 
     @Override
     public void selectiveScanOfXProj(MambaState state, Batch batch, Mat u, Mat xdbl, Weight dtNorm, Weight bNorm,
@@ -449,11 +450,24 @@ public final class CudaBackend implements Backend {
         if ((long) nd.rows() * nd.cols() != rank || (long) nb.rows() * nb.cols() != dState || (long) nc.rows() * nc.cols() != dState)
             throw new IllegalArgumentException("dt, B and C norms need " + rank + ", " + dState + " and " + dState + " weights");
         ensureSlots(s, batch);
-        device.launch(kernel("mamba.cu", "selective_scan_of_x_proj", "D_CONV=" + s.dConv(), "D_STATE=" + dState, "DT_RANK=" + rank),
+        String[] defs = {"D_CONV=" + s.dConv(), "D_STATE=" + dState, "DT_RANK=" + rank};
+        int vec = xm.ptr % 16 == 0 && xm.stride % 4 == 0 && proj.ptr() % 16 == 0 ? 1 : 0;
+        if (batch.rows() > batch.sequences()) {
+            // prompts: dt, B and C for all rows at once (the same bits per row), then a scan of only the recurrence
+            CudaMat dm = CudaMat.of(dt);
+            device.launch(kernel("mamba.cu", "dt_of_x_proj", defs), Device.blocks((long) dInner * lanes, 128 * DT_CHANNELS),
+                    Device.blocks(batch.rows(), DT_ROWS), 1, 128, 0,
+                    device.args().i32(batch.rows()).ptr(xm.ptr).i32(xm.stride).i32(vec)
+                            .ptr(nd.ptr()).i32(nd.code()).ptr(nb.ptr()).i32(nb.code()).ptr(nc.ptr()).i32(nc.code()).f32(eps)
+                            .ptr(proj.ptr()).i32(proj.code()).ptr(bias == null ? 0 : bias.ptr()).i32(bias == null ? 0 : bias.code())
+                            .ptr(dm.ptr).i32(dm.stride).i32(dInner), true);
+            selectiveScan(state, batch, u, dt, aLog, xdbl.cols(rank, rank + dState), xdbl.cols(rank + dState, rank + 2 * dState), d, z, out);
+            return;
+        }
+        device.launch(kernel("mamba.cu", "selective_scan_of_x_proj", defs),
                 Device.blocks((long) dInner * lanes, 128), Device.blocks(batch.sequences(), SCAN_SEQUENCES), 1, 128, 0,
                 device.args().batch(batch(batch)).i32(batch.sequences()).ptr(s.ssm()).ptr(um.ptr).i32(um.stride)
-                        .ptr(xm.ptr).i32(xm.stride)
-                        .i32(xm.ptr % 16 == 0 && xm.stride % 4 == 0 && proj.ptr() % 16 == 0 ? 1 : 0)
+                        .ptr(xm.ptr).i32(xm.stride).i32(vec)
                         .ptr(nd.ptr()).i32(nd.code()).ptr(nb.ptr()).i32(nb.code()).ptr(nc.ptr()).i32(nc.code()).f32(eps)
                         .ptr(proj.ptr()).i32(proj.code()).ptr(bias == null ? 0 : bias.ptr()).i32(bias == null ? 0 : bias.code())
                         .ptr(a.ptr()).i32(a.code()).ptr(dw.ptr()).i32(dw.code()).ptr(zm.ptr).i32(zm.stride).ptr(om.ptr).i32(om.stride)

@@ -338,6 +338,39 @@ class CudaOpsTest {
         }
     }
 
+    /**
+     * A step with a prompt runs dt_of_x_proj then the scan, a decode step the one fused launch: a sequence fed as
+     * one prompt and fed row by row leaves the same outputs and state, bit for bit.
+     */
+    @ParameterizedTest(name = "d_inner {0}, dt rank {1}, d_state {2}")
+    @CsvSource({"8192, 256, 16", "200, 35, 16", "90, 8, 12"})
+    void scanOfXProjGivesAPromptTheBitsOfItsRowsOneByOne(int dInner, int rank, int dState) {
+        requireCuda();
+        int rows = 70, width = rank + 2 * dState;
+        MambaState s = cuda.mambaState(dInner, 4, dState, 2);
+        Weight dtNorm = cuda.weight(tensor("dt_norm", DType.BF16, 1f, rank)), bNorm = cuda.weight(tensor("b_norm", DType.BF16, 1f, dState));
+        Weight cNorm = cuda.weight(tensor("c_norm", DType.BF16, 1f, dState));
+        Weight proj = cuda.weight(tensor("dt_proj", DType.BF16, 0.1f, dInner, rank)), bias = cuda.weight(tensor("dt_bias", DType.BF16, 1f, dInner));
+        Weight aLog = cuda.weight(tensor("A_log", DType.F32, 1f, dInner, dState)), d = cuda.weight(tensor("D", DType.F32, 1f, dInner));
+        float[] xs = randoms(rows * width, 1f);
+        Mat u = cuda.allocate(rows, dInner), xdbl = cuda.allocate(rows, width), z = cuda.allocate(rows, dInner);
+        Mat dt = cuda.allocate(rows, dInner), whole = cuda.allocate(rows, dInner), oneByOne = cuda.allocate(rows, dInner);
+        cuda.upload(randoms(rows * dInner, 1f), u);
+        cuda.upload(randoms(rows * dInner, 1f), z);
+        s.reset(0);
+        s.reset(1);
+        cuda.upload(xs, xdbl);  // the prompt's path norms B and C in place
+        cuda.selectiveScanOfXProj(s, Batch.of(new int[]{0}, new int[]{rows}), u, xdbl, dtNorm, bNorm, cNorm, 1e-6f, proj, bias, dt, aLog, d, z, whole);
+        cuda.upload(xs, xdbl);
+        for (int r = 0; r < rows; r++)
+            cuda.selectiveScanOfXProj(s, Batch.of(new int[]{1}, new int[]{1}), u.rows(r, r + 1), xdbl.rows(r, r + 1), dtNorm, bNorm, cNorm,
+                    1e-6f, proj, bias, dt.rows(r, r + 1), aLog, d, z.rows(r, r + 1), oneByOne.rows(r, r + 1));
+        assertArrayEquals(host(cuda, whole), host(cuda, oneByOne), "outputs, one prompt vs row by row");
+        assertArrayEquals(s.export(0), s.export(1), "Mamba state, one prompt vs row by row");
+        for (Mat m : new Mat[]{u, xdbl, z, dt, whole, oneByOne}) cuda.free(m);
+        System.out.printf("  %-64s bit-identical%n", "selectiveScanOfXProj d_inner " + dInner + " rank " + rank + ": prompt vs rows");
+    }
+
     // ---- attention ----------------------------------------------------------------------------------------
 
     @ParameterizedTest(name = "{0} heads / {1} KV heads of {2}, {3} cache")
