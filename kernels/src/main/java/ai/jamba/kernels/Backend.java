@@ -67,14 +67,6 @@ public interface Backend extends AutoCloseable {
     /** out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight. {@code out} may be {@code x}. */
     void rmsNorm(Mat x, Weight weight, float eps, Mat out);
 
-    /**
-     * Each xs[i] = rmsNorm(xs[i]) with weights[i], in place: several small norms of the same rows (Mamba's dt, B and
-     * C norms of x_proj's output), in one pass where the backend can.
-     */
-    default void rmsNormEach(List<Mat> xs, List<Weight> weights, float eps) {
-        for (int i = 0; i < xs.size(); i++) rmsNorm(xs.get(i), weights.get(i), eps, xs.get(i));
-    }
-
     /** residual += delta, then out = rmsNorm(residual): the residual add and the next layer's norm in one pass. */
     default void addRmsNorm(Mat residual, Mat delta, Weight weight, float eps, Mat out) {
         add(residual, delta);
@@ -100,6 +92,25 @@ public interface Backend extends AutoCloseable {
      * u, dt, z are [T, d_inner]; B, C are [T, d_state]; A_log [d_inner, d_state]; D 1 × d_inner.
      */
     void selectiveScan(MambaState state, Batch batch, Mat u, Mat dt, Weight aLog, Mat b, Mat c, Weight d, Mat z, Mat out);
+
+    /**
+     * Jamba's Mamba from x_proj's output to the gated scan: xdbl [T, dt_rank + 2·d_state] holds dt's low-rank
+     * columns, then B, then C; each is RMS-normed with its weight (dt_layernorm, b_layernorm, c_layernorm), dt =
+     * dtProj · dt (+ dtProjBias) [T, d_inner], then {@link #selectiveScan}. {@code dt} is room for that projection;
+     * xdbl's columns are normed in place. Afterwards both hold what the backend left there (a backend may run it
+     * all in one pass and touch neither).
+     */
+    default void selectiveScanOfXProj(MambaState state, Batch batch, Mat u, Mat xdbl, Weight dtNorm, Weight bNorm,
+                                      Weight cNorm, float eps, Weight dtProj, Weight dtProjBias, Mat dt, Weight aLog,
+                                      Weight d, Mat z, Mat out) {
+        int rank = dtProj.cols(), n = state.dState();
+        Mat dtLow = xdbl.cols(0, rank), b = xdbl.cols(rank, rank + n), c = xdbl.cols(rank + n, rank + 2 * n);
+        rmsNorm(dtLow, dtNorm, eps, dtLow);
+        rmsNorm(b, bNorm, eps, b);
+        rmsNorm(c, cNorm, eps, c);
+        matmul(dtLow, dtProj, dtProjBias, dt);
+        selectiveScan(state, batch, u, dt, aLog, b, c, d, z, out);
+    }
 
     /**
      * Grouped-query causal attention without positional encoding: appends each sequence's k, v rows

@@ -449,7 +449,7 @@ public final class JambaModel implements AutoCloseable {
     }
 
     private void mamba(MambaWeights m, ai.jamba.kernels.MambaState state, Batch batch, Workspace ws, Mat h, Mat out) {
-        int rows = batch.rows(), dInner = config.dInner(), rank = config.mambaDtRank(), n = config.mambaDState();
+        int rows = batch.rows(), dInner = config.dInner();
         float eps = config.rmsNormEps();
         Mat xz = ws.xz.rows(0, rows), u = ws.u.rows(0, rows), xdbl = ws.xdbl.rows(0, rows);
         Mat dt = ws.dt.rows(0, rows), y = ws.y.rows(0, rows);
@@ -457,10 +457,8 @@ public final class JambaModel implements AutoCloseable {
         Mat xs = xz.cols(0, dInner), z = xz.cols(dInner, 2 * dInner);
         backend.conv1d(state, batch, xs, m.conv, m.convBias, u);
         backend.matmul(u, m.xProj, null, xdbl);
-        Mat dtLow = xdbl.cols(0, rank), b = xdbl.cols(rank, rank + n), c = xdbl.cols(rank + n, rank + 2 * n);
-        backend.rmsNormEach(List.of(dtLow, b, c), List.of(m.dtNorm, m.bNorm, m.cNorm), eps);
-        backend.matmul(dtLow, m.dtProj, m.dtProjBias, dt);
-        backend.selectiveScan(state, batch, u, dt, m.aLog, b, c, m.d, z, y);
+        backend.selectiveScanOfXProj(state, batch, u, xdbl, m.dtNorm, m.bNorm, m.cNorm, eps, m.dtProj, m.dtProjBias, dt,
+                m.aLog, m.d, z, y);
         backend.matmul(y, m.outProj, m.outProjBias, out);
     }
 

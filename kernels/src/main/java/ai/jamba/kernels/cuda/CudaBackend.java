@@ -52,7 +52,9 @@ public final class CudaBackend implements Backend {
 
     private CudaBackend(Device device) {
         this.device = device;
-        this.products = new Products(device);
+        long kBlockScratch = keep(device.alloc(Products.K_BLOCK_SCRATCH_BYTES, "k-block partial sums"));
+        device.zero(kBlockScratch, Products.K_BLOCK_SCRATCH_BYTES);
+        this.products = new Products(device, kBlockScratch);
         this.boundThread = Thread.currentThread();
     }
 
@@ -319,32 +321,6 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public void rmsNormEach(List<Mat> xs, List<Weight> weights, float eps) {
-        bind();
-        CudaMat[] m = xs.stream().map(CudaMat::of).toArray(CudaMat[]::new);
-        CudaWeight[] w = weights.stream().map(CudaWeight::of).toArray(CudaWeight[]::new);
-        boolean together = m.length >= 1 && m.length <= 3;  // rms_norm3
-        int widest = 0;
-        for (int i = 0; i < m.length; i++) {
-            if (w[i].rows() * w[i].cols() != m[i].cols)
-                throw new IllegalArgumentException(w[i].name() + " has " + w[i].rows() * w[i].cols() + " elements for rows of " + m[i].cols);
-            together &= m[i].rows == m[0].rows && w[i].dtype() == w[0].dtype();
-            widest = Math.max(widest, m[i].cols);
-        }
-        if (!together) {
-            Backend.super.rmsNormEach(xs, weights, eps);
-            return;
-        }
-        // slots past the last norm repeat it; the grid has no blocks for them
-        CudaMat m1 = m[Math.min(1, m.length - 1)], m2 = m[Math.min(2, m.length - 1)];
-        CudaWeight w1 = w[Math.min(1, w.length - 1)], w2 = w[Math.min(2, w.length - 1)];
-        device.launch(kernel("elementwise.cu", "rms_norm3"), m[0].rows, m.length, 1, rowBlock(widest), 0,
-                device.args().ptr(m[0].ptr).i32(m[0].stride).i32(m[0].cols).ptr(w[0].ptr())
-                        .ptr(m1.ptr).i32(m1.stride).i32(m1.cols).ptr(w1.ptr())
-                        .ptr(m2.ptr).i32(m2.stride).i32(m2.cols).ptr(w2.ptr()).i32(w[0].code()).f32(eps));
-    }
-
-    @Override
     public void addRmsNorm(Mat residual, Mat delta, Weight weight, float eps, Mat out) {
         bind();
         CudaMat r = CudaMat.of(residual), d = CudaMat.of(delta), o = CudaMat.of(out);
@@ -417,6 +393,16 @@ public final class CudaBackend implements Backend {
                     device.args().batch(db).ptr(s.conv()).ptr(xm.ptr).i32(xm.stride).i32(dInner));
     }
 
+    /** mamba.cu STATE_LANES: lanes that share a channel's scan, d_state rounded up to a power of two. */
+    private static int stateLanes(int dState) {
+        return dState == 1 ? 1 : Integer.highestOneBit(dState - 1) * 2;
+    }
+
+    private static void checkALog(CudaWeight a, int dInner, int dState) {
+        if (a.rows() != dInner || a.cols() != dState)
+            throw new IllegalArgumentException(a.name() + ": A_log is " + a.rows() + " x " + a.cols() + ", expected " + dInner + " x " + dState);
+    }
+
     @Override
     public void selectiveScan(MambaState state, Batch batch, Mat u, Mat dt, Weight aLog, Mat b, Mat c, Weight d, Mat z, Mat out) {
         bind();
@@ -424,16 +410,68 @@ public final class CudaBackend implements Backend {
         CudaMat um = CudaMat.of(u), dtm = CudaMat.of(dt), bm = CudaMat.of(b), cm = CudaMat.of(c), zm = CudaMat.of(z), om = CudaMat.of(out);
         CudaWeight a = CudaWeight.of(aLog), dw = CudaWeight.of(d);
         int dInner = s.dInner(), dState = s.dState();
-        if (a.rows() != dInner || a.cols() != dState)
-            throw new IllegalArgumentException(a.name() + ": A_log is " + a.rows() + " x " + a.cols() + ", expected " + dInner + " x " + dState);
+        checkALog(a, dInner, dState);
         if (bm.cols != dState || cm.cols != dState)
             throw new IllegalArgumentException("B and C need d_state " + dState + " columns, got " + bm.cols + " and " + cm.cols);
         ensureSlots(s, batch);
-        int lanes = dState == 1 ? 1 : Integer.highestOneBit(dState - 1) * 2;  // mamba.cu STATE_LANES
+        int lanes = stateLanes(dState);
         device.launch(kernel("mamba.cu", "selective_scan", mambaDefines(s)), Device.blocks((long) dInner * lanes, 128), batch.sequences(), 1, 128, 0,
                 device.args().batch(batch(batch)).ptr(s.ssm()).ptr(um.ptr).i32(um.stride).ptr(dtm.ptr).i32(dtm.stride)
                         .ptr(a.ptr()).i32(a.code()).ptr(bm.ptr).i32(bm.stride).ptr(cm.ptr).i32(cm.stride)
                         .ptr(dw.ptr()).i32(dw.code()).ptr(zm.ptr).i32(zm.stride).ptr(om.ptr).i32(om.stride).i32(dInner));
+    }
+
+    /**
+     * mamba.cu RANK_PER bound: dt columns a lane keeps in registers (Jamba: 256 / 16 = 16); SEQS: sequences a block
+     * of selective_scan_of_x_proj runs one after another; DT_ROWS and DT_CH: rows a block of dt_of_x_proj computes, and
+     * channels a lane.
+     */
+    private static final int MAX_RANK_PER_LANE = 32, SCAN_SEQUENCES = 8, DT_ROWS = 32, DT_CHANNELS = 4;
+
+    @Override
+    public void selectiveScanOfXProj(MambaState state, Batch batch, Mat u, Mat xdbl, Weight dtNorm, Weight bNorm,
+                                     Weight cNorm, float eps, Weight dtProj, Weight dtProjBias, Mat dt, Weight aLog,
+                                     Weight d, Mat z, Mat out) {
+        bind();
+        CudaMambaState s = (CudaMambaState) state;
+        CudaWeight proj = CudaWeight.of(dtProj), a = CudaWeight.of(aLog), dw = CudaWeight.of(d);
+        int dInner = s.dInner(), dState = s.dState(), rank = proj.cols(), lanes = stateLanes(dState);
+        if (rank > MAX_RANK_PER_LANE * lanes) {
+            Backend.super.selectiveScanOfXProj(state, batch, u, xdbl, dtNorm, bNorm, cNorm, eps, dtProj, dtProjBias, dt, aLog, d, z, out);
+            return;
+        }
+        CudaMat um = CudaMat.of(u), xm = CudaMat.of(xdbl), zm = CudaMat.of(z), om = CudaMat.of(out);
+        CudaWeight nd = CudaWeight.of(dtNorm), nb = CudaWeight.of(bNorm), nc = CudaWeight.of(cNorm);
+        CudaWeight bias = dtProjBias == null ? null : CudaWeight.of(dtProjBias);
+        checkALog(a, dInner, dState);
+        if (proj.rows() != dInner || xm.cols != rank + 2 * dState)
+            throw new IllegalArgumentException(proj.name() + ": dt_proj is " + proj.rows() + " x " + rank + " for x_proj rows of " + xm.cols
+                    + " (dt_rank + 2 d_state) and d_inner " + dInner);
+        if ((long) nd.rows() * nd.cols() != rank || (long) nb.rows() * nb.cols() != dState || (long) nc.rows() * nc.cols() != dState)
+            throw new IllegalArgumentException("dt, B and C norms need " + rank + ", " + dState + " and " + dState + " weights");
+        ensureSlots(s, batch);
+        String[] defs = {"D_CONV=" + s.dConv(), "D_STATE=" + dState, "DT_RANK=" + rank};
+        int vec = xm.ptr % 16 == 0 && xm.stride % 4 == 0 && proj.ptr() % 16 == 0 ? 1 : 0;
+        if (batch.rows() > batch.sequences()) {
+            // prompts: dt, B and C for all rows at once (the same bits per row), then a scan of only the recurrence
+            CudaMat dm = CudaMat.of(dt);
+            device.launch(kernel("mamba.cu", "dt_of_x_proj", defs), Device.blocks((long) dInner * lanes, 128 * DT_CHANNELS),
+                    Device.blocks(batch.rows(), DT_ROWS), 1, 128, 0,
+                    device.args().i32(batch.rows()).ptr(xm.ptr).i32(xm.stride).i32(vec)
+                            .ptr(nd.ptr()).i32(nd.code()).ptr(nb.ptr()).i32(nb.code()).ptr(nc.ptr()).i32(nc.code()).f32(eps)
+                            .ptr(proj.ptr()).i32(proj.code()).ptr(bias == null ? 0 : bias.ptr()).i32(bias == null ? 0 : bias.code())
+                            .ptr(dm.ptr).i32(dm.stride).i32(dInner), true);
+            selectiveScan(state, batch, u, dt, aLog, xdbl.cols(rank, rank + dState), xdbl.cols(rank + dState, rank + 2 * dState), d, z, out);
+            return;
+        }
+        device.launch(kernel("mamba.cu", "selective_scan_of_x_proj", defs),
+                Device.blocks((long) dInner * lanes, 128), Device.blocks(batch.sequences(), SCAN_SEQUENCES), 1, 128, 0,
+                device.args().batch(batch(batch)).i32(batch.sequences()).ptr(s.ssm()).ptr(um.ptr).i32(um.stride)
+                        .ptr(xm.ptr).i32(xm.stride).i32(vec)
+                        .ptr(nd.ptr()).i32(nd.code()).ptr(nb.ptr()).i32(nb.code()).ptr(nc.ptr()).i32(nc.code()).f32(eps)
+                        .ptr(proj.ptr()).i32(proj.code()).ptr(bias == null ? 0 : bias.ptr()).i32(bias == null ? 0 : bias.code())
+                        .ptr(a.ptr()).i32(a.code()).ptr(dw.ptr()).i32(dw.code()).ptr(zm.ptr).i32(zm.stride).ptr(om.ptr).i32(om.stride)
+                        .i32(dInner), true);
     }
 
     @Override
@@ -515,6 +553,14 @@ public final class CudaBackend implements Backend {
         long h = device.scratch("mlp activations", 4L * T * inter);
         products.gateUp(xm.ptr, xm.stride, T, g, u, null, h, inter);
         products.product(h, inter, T, d, null, om.ptr, om.stride);
+    }
+
+    /** The router logits [T, E] of the last {@link #moe} (count = T · E floats), for tests. */
+    float[] routerLogits(int count) {
+        bind();
+        float[] logits = new float[count];
+        device.download(device.scratch("router logits", 4L * count), logits, count);
+        return logits;
     }
 
     @Override

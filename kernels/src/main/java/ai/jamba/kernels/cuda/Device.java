@@ -247,11 +247,24 @@ final class Device implements AutoCloseable {
         }
         early &= EARLY_LAUNCHES && ccMajor >= 9;
         if (graphs.hold(k, gx, gy, gz, block, sharedBytes, early, a)) return;
-        if (timer != null) timer.before(k.name());
+        if (timer != null) timer.before(label == null ? k.name() : k.name() + " " + label);
+        label = null;
         if (early) driver.launchEarly(k.function(), gx, gy, gz, block, 1, 1, sharedBytes, stream, a.pointers(), k.name());
         else driver.launch(k.function(), gx, gy, gz, block, 1, 1, sharedBytes, stream, a.pointers(), k.name());
         if (timer != null) timer.after();
     }
+
+    /** While kernels are timed ({@link #timeKernels}): whether launches are, and a label for the next one's row. */
+    boolean timing() {
+        return timer != null;
+    }
+
+    /** The next launch's row in {@link #timeKernels} reads "kernel label" (a product's shape: one kernel, many weights). */
+    void labelNext(String label) {
+        this.label = label;
+    }
+
+    private String label;
 
     private static final boolean EARLY_LAUNCHES = !"false".equals(System.getProperty("jamba.cuda.pdl"));
 

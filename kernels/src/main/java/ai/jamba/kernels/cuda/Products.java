@@ -31,6 +31,16 @@ final class Products {
      * (132 SMs x 16 warps on an H100), so a product is one wave in which every warp streams its own weights.
      */
     private static final int MMA_WARPS = 8, MMA_MAX_SLICES = 8, MMA_TARGET_WARPS = 2048;
+    /**
+     * mma.cu k-blocks: a plain product of fewer blocks than this (x_proj: 18 on 132 SMs) spreads K over more,
+     * while each warp keeps at least {@link #MMA_MIN_CHUNKS} chunks of 32 (one batch of loads in flight).
+     */
+    private static final int MMA_FEW_BLOCKS = 128, MMA_MIN_CHUNKS = 4;
+    /**
+     * Bytes of the k-block scratch: 256 arrival counts, then partial sums [KB][rows][N]. KB · blocks stays below
+     * 2 · MMA_FEW_BLOCKS and a block holds at most MMA_WARPS · 16 features, so KB · N ≤ 256 · 128.
+     */
+    static final long K_BLOCK_SCRATCH_BYTES = 4L * 256 + 4L * MMA_ROWS * 2 * MMA_FEW_BLOCKS * MMA_WARPS * 16;
 
     /**
      * Per-expert token lists on the device (moe.cu): count[e] entries at offset[e]; the x row of entry i is
@@ -44,9 +54,13 @@ final class Products {
     }
 
     private final Device device;
+    /** The k-block scratch (zeroed, K_BLOCK_SCRATCH_BYTES): arrival counts (back to zero after each launch), partials. */
+    private final long arrive, kpart;
 
-    Products(Device device) {
+    Products(Device device, long kBlockScratch) {
         this.device = device;
+        this.arrive = kBlockScratch;
+        this.kpart = kBlockScratch + 4L * 256;
     }
 
     private KernelCompiler.Kernel kernel(String source, String function) {
@@ -83,6 +97,7 @@ final class Products {
         if (tensor && T <= MMA_ROWS && up.dtype() == gate.dtype()) {
             // a warp per (weight, slice) of 16 features: as many warps as a product of 2·I features
             int nt = tiles(T), s = Math.min(slices(2 * I, K, lists), MMA_MAX_SLICES / 2);
+            if (device.timing()) device.labelNext(I + "x" + K);
             device.launch(kernel("mma.cu", "gate_up_" + tag(gate.dtype()) + "_" + nt), Device.blocks(Device.blocks(I, 16), MMA_WARPS / (2 * s)),
                     lists == null ? 1 : lists.gridRows(T), 1, 32 * MMA_WARPS, partBytes(nt),
                     device.args().ptr(x).i32(ldx).ptr(lists == null ? 0 : lists.token).i32(T).ptr(gate.ptr()).ptr(gate.scales())
@@ -111,14 +126,15 @@ final class Products {
 
     /**
      * A MoE router's logits [T, E] and the routing of its T ≤ {@link #MMA_ROWS} tokens into {@code lists} (moe.cuh), in
-     * one launch where the router's product is one block (its logits bit for bit those of {@link #product}); false,
-     * with nothing launched, where it is not.
+     * one launch where the router's features fit one block (K spread over the k-blocks {@link #product} gives it, so
+     * the logits are its bits); false, with nothing launched, where they do not.
      */
     boolean routeInOneLaunch(long x, int ldx, int T, CudaWeight router, long logits, long sel, long prob, Lists lists, long slot) {
-        int E = router.rows(), K = router.cols(), s = slices(E, K, null);
+        int E = router.rows(), K = router.cols(), s = slices(E, K, null), kb = kBlocks(E, K, s);
         if (router.dtype() != DType.BF16 || T > MMA_ROWS || Device.blocks(Device.blocks(E, 16), MMA_WARPS / s) != 1) return false;
-        device.launch(kernel("mma.cu", "router_bf16_" + tiles(T)), 1, 1, 1, 32 * MMA_WARPS, s > 1 ? partBytes(tiles(T)) : 0,
-                device.args().ptr(x).i32(ldx).i32(T).ptr(router.ptr()).i32(E).i32(K).i32(s).ptr(logits).i32(lists.topK)
+        device.launch(kernel("mma.cu", "router_bf16_" + tiles(T)), 1, 1, kb, 32 * MMA_WARPS, s > 1 || kb > 1 ? partBytes(tiles(T)) : 0,
+                device.args().ptr(x).i32(ldx).i32(T).ptr(router.ptr()).i32(E).i32(K).i32(s).i32(kb).ptr(kpart).ptr(arrive)
+                        .ptr(logits).i32(lists.topK)
                         .ptr(sel).ptr(prob).ptr(lists.count).ptr(lists.offset).ptr(lists.token).ptr(slot).ptr(lists.active)
                         .i32(wvec(router)).i32(xvec(x, ldx, K)), true);
         return true;
@@ -145,6 +161,16 @@ final class Products {
         return s;
     }
 
+    /**
+     * k-blocks of a plain product on mma.cu (blockIdx.z): 1, or more where its groups would leave most SMs idle. A
+     * function of the weight's shape only, as the slices are, so a row's sum is the same in every batch.
+     */
+    static int kBlocks(int N, int K, int s) {
+        int blocks = Device.blocks(Device.blocks(N, 16), MMA_WARPS / s), chunks = (K + 31) / 32, kb = 1;
+        while (blocks * kb < MMA_FEW_BLOCKS && chunks >= MMA_MIN_CHUNKS * s * kb * 2) kb *= 2;
+        return kb;
+    }
+
     /** Shared memory where a block's warps meet (mma.cu `part`): every warp's chains. */
     private static int partBytes(int nt) {
         return MMA_WARPS * 16 * nt * 8 * 4;
@@ -161,13 +187,14 @@ final class Products {
     }
 
     private void mma(long x, int ldx, long xrows, int T, CudaWeight w, CudaWeight bias, Lists lists, long out, int ldo) {
-        int N = w.rows(), K = w.cols(), s = slices(N, K, lists), nt = tiles(T);
+        int N = w.rows(), K = w.cols(), s = slices(N, K, lists), nt = tiles(T), kb = lists == null ? kBlocks(N, K, s) : 1;
         int blocks = Device.blocks(Device.blocks(N, 16), MMA_WARPS / s);
-        device.launch(kernel("mma.cu", "mma_" + tag(w.dtype()) + "_" + nt), blocks, lists == null ? 1 : lists.gridRows(T), 1,
-                32 * MMA_WARPS, s > 1 ? partBytes(nt) : 0,
+        if (device.timing()) device.labelNext(N + "x" + K);
+        device.launch(kernel("mma.cu", "mma_" + tag(w.dtype()) + "_" + nt), blocks, lists == null ? 1 : lists.gridRows(T), kb,
+                32 * MMA_WARPS, s > 1 || kb > 1 ? partBytes(nt) : 0,
                 device.args().ptr(x).i32(ldx).ptr(xrows).i32(T).ptr(w.ptr()).ptr(w.scales())
                         .ptr(lists == null ? 0 : lists.count).ptr(lists == null ? 0 : lists.offset).ptr(lists == null ? 0 : lists.active)
-                        .i32(N).i32(K).i32(s)
+                        .i32(N).i32(K).i32(s).i32(kb).ptr(kpart).ptr(arrive)
                         .ptr(bias == null ? 0 : bias.ptr()).i32(bias == null ? 0 : bias.code()).ptr(out).i32(ldo)
                         .i32(wvec(w)).i32(xvec(x, ldx, K)), true);
     }

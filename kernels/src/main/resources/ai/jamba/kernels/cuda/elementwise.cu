@@ -62,19 +62,6 @@ extern "C" __global__ void rms_norm(float* x, int ldx, const void* w, int dt, fl
     norm_row(x + (long long)blockIdx.x * ldx, nullptr, w, dt, eps, out + (long long)blockIdx.x * ldo, cols);
 }
 
-// Up to three norms of the same rows in one launch, each in place with its own weight: Mamba's dt, B and C norms
-// of x_proj's output. grid (T, norms), block per norm_row (the widest).
-extern "C" __global__ void rms_norm3(float* x0, int ld0, int cols0, const void* w0, float* x1, int ld1, int cols1,
-                                     const void* w1, float* x2, int ld2, int cols2, const void* w2, int dt, float eps) {
-    pdl_trigger();
-    int n = blockIdx.y;
-    float* x = n == 0 ? x0 : n == 1 ? x1 : x2;
-    long long ld = n == 0 ? ld0 : n == 1 ? ld1 : ld2;
-    int cols = n == 0 ? cols0 : n == 1 ? cols1 : cols2;
-    float* row = x + blockIdx.x * ld;
-    norm_row(row, nullptr, n == 0 ? w0 : n == 1 ? w1 : w2, dt, eps, row, cols);
-}
-
 // residual[t] += delta[t]; out[t] = rmsnorm(residual[t]) * w. grid (T), block per norm_row.
 extern "C" __global__ void add_rms_norm(float* residual, int ldr, const float* delta, int ldd, const void* w, int dt,
                                         float eps, float* out, int ldo, int cols) {

@@ -9,6 +9,9 @@
 // depends on how many rows the product has, so a row computes to the same bits whatever else is in the batch.
 // Slices: a product with few output features splits K into S slices (S depends on the weight's shape, and whether
 // it is an expert's, never on the rows) whose chains are summed in slice order; then the row scale, then the bias.
+// k-blocks: a product whose groups would fill only a few blocks (x_proj: 18) also spreads K over KB blocks
+// (blockIdx.z, KB again by the shape only), each summing its S slices as above into a scratch [KB][T][N]; the last
+// block of a group to arrive (an atomic count per blockIdx.x) adds the KB sums in k-block order and finishes.
 //
 // Launched early (programmatic dependent launch): a warp starts loading its first weights before the kernel ahead
 // of it has finished, and waits for it (pdl_wait) before reading x.
@@ -160,13 +163,15 @@ __device__ __forceinline__ float finish(float v1, float v2, int f, const float* 
 // expert e's list of count[e] entries at offset[e]; entry j reads x row xrows[offset[e] + j] (or offset[e] + j
 // when xrows is null) and writes out row offset[e] + j, with expert e's weights (w + e·N·K) and scales (+ e·N).
 // Warps of a block: groups of (GATE_UP ? 2 : 1) x S warps, one per (weight, k-slice) of 16 features.
-// grid (ceil(ceil(N / 16) / groups), min(experts, T · top-k) or 1), block 32 * WARPS, dynamic shared memory where
-// the warps' chains meet (S > 1 or GATE_UP): WARPS * 16 * NT * 8 floats.
+// grid (ceil(ceil(N / 16) / groups), min(experts, T · top-k) or 1, KB), block 32 * WARPS, dynamic shared memory
+// where the warps' chains meet (S > 1, KB > 1 or GATE_UP): WARPS * 16 * NT * 8 floats. KB > 1: plain products
+// only (no count), kpart [KB][T][N] floats, arrive one zeroed int per blockIdx.x.
+// Returns whether this block holds finished outputs of its features: with KB > 1 only the last block to arrive.
 template <int DT, int NT, bool GATE_UP>
-__device__ __forceinline__ void product(const float* x, int ldx, const int* xrows, int T, const void* w1,
+__device__ __forceinline__ bool product(const float* x, int ldx, const int* xrows, int T, const void* w1,
                                         const float* scale1, const void* w2, const float* scale2, const int* count,
-                                        const int* offset, const int* active, int N, int K, int S, const void* bias, int bias_dt,
-                                        float* out, int ldo, int wvec, int xvec) {
+                                        const int* offset, const int* active, int N, int K, int S, int KB, float* kpart,
+                                        int* arrive, const void* bias, int bias_dt, float* out, int ldo, int wvec, int xvec) {
     // chunks whose weights (and activations) are loaded together: about 4 KB of weights a warp in flight, fewer as
     // more n-tiles need registers for their activations. With one n-tile (decode) the next group's weights are
     // loaded while this group is computed (PIPE), so a warp always has weights on the way.
@@ -187,7 +192,7 @@ __device__ __forceinline__ void product(const float* x, int ldx, const int* xrow
     if (count) {
         pdl_wait();  // the lists come from the kernel before
         int e = active[blockIdx.y];
-        if (e < 0) return;  // the whole block: fewer experts were chosen than the grid has room for
+        if (e < 0) return false;  // the whole block: fewer experts were chosen than the grid has room for
         rows = count[e];
         base = offset[e];
         wskip = (long long)e * N;
@@ -220,7 +225,8 @@ __device__ __forceinline__ void product(const float* x, int ldx, const int* xrow
 
     int chunks = (K + CK - 1) / CK;
     bool vec16 = WIDE && wvec && (K & 15) == 0 && ((((unsigned long long)w1) | (unsigned long long)(w2 ? w2 : w1)) & 15) == 0;
-    int c_begin = (int)((long long)chunks * slice / S), c_end = (int)((long long)chunks * (slice + 1) / S);
+    int ks = blockIdx.z * S + slice, kslices = KB * S;  // this warp's k-slice among all the blocks'
+    int c_begin = (int)((long long)chunks * ks / kslices), c_end = (int)((long long)chunks * (ks + 1) / kslices);
     uint4 next[PIPE ? AHEAD : 1][2];
     if (PIPE) {
 #pragma unroll
@@ -277,7 +283,7 @@ __device__ __forceinline__ void product(const float* x, int ldx, const int* xrow
     }
 
     // accumulator (nt, i): feature g (i < 2) or g + 8, token row nt * 8 + 2t + (i & 1)
-    if (!GATE_UP && S == 1) {
+    if (!GATE_UP && S == 1 && KB == 1) {
 #pragma unroll
         for (int nt = 0; nt < NT; nt++) {
             if (nt >= tiles) break;
@@ -288,7 +294,7 @@ __device__ __forceinline__ void product(const float* x, int ldx, const int* xrow
                     out[(long long)(base + j) * ldo + f] = finish<false>(acc[nt][i], 0.0f, f, scale1, nullptr, bias, bias_dt);
             }
         }
-        return;
+        return true;
     }
     // the warps of a group meet: each weight's slices summed in slice order, then the epilogue
 #pragma unroll
@@ -308,17 +314,38 @@ __device__ __forceinline__ void product(const float* x, int ldx, const int* xrow
             v2 = part[at + S * step];
             for (int s = 1; s < S; s++) v2 += part[at + (S + s) * step];
         }
-        out[(long long)(base + j) * ldo + f] = finish<GATE_UP>(v1, v2, f, scale1, scale2, bias, bias_dt);
+        if (KB == 1) out[(long long)(base + j) * ldo + f] = finish<GATE_UP>(v1, v2, f, scale1, scale2, bias, bias_dt);
+        else kpart[((long long)blockIdx.z * rows + j) * N + f] = v1;
     }
+    if (KB == 1) return true;
+    // k-blocks (plain products only): the group's last block to arrive sums them all, then resets the count for the
+    // next launch (graphs replay the same counters)
+    __shared__ int last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) last = atomicAdd(arrive + blockIdx.x, 1) == KB - 1;
+    __syncthreads();
+    if (!last) return false;
+    __threadfence();
+    for (int idx = threadIdx.x; idx < groups * 16 * NT * 8; idx += blockDim.x) {
+        int gr = idx / (16 * NT * 8), fl = idx / (NT * 8) % 16, j = idx % (NT * 8);
+        int f = (blockIdx.x * groups + gr) * 16 + fl;
+        if (f >= N || j >= rows) continue;
+        float v = __ldcg(kpart + (long long)j * N + f);
+        for (int z = 1; z < KB; z++) v += __ldcg(kpart + ((long long)z * rows + j) * N + f);
+        out[(long long)j * ldo + f] = finish<false>(v, 0.0f, f, scale1, nullptr, bias, bias_dt);
+    }
+    if (threadIdx.x == 0) arrive[blockIdx.x] = 0;
+    return true;
 }
 
 #define PRODUCT_KERNEL(NAME, DT, NT)                                                                               \
     extern "C" __global__ void __launch_bounds__(32 * WARPS, NT <= 2 ? 2 : 1)                                    \
     NAME(const float* x, int ldx, const int* xrows, int T, const void* w, const float* scale, const int* count,   \
-         const int* offset, const int* active, int N, int K, int S, const void* bias, int bias_dt, float* out,     \
-         int ldo, int wvec, int xvec) {                                                                          \
-        product<DT, NT, false>(x, ldx, xrows, T, w, scale, nullptr, nullptr, count, offset, active, N, K, S, bias,  \
-                               bias_dt, out, ldo, wvec, xvec);                                                   \
+         const int* offset, const int* active, int N, int K, int S, int KB, float* kpart, int* arrive,             \
+         const void* bias, int bias_dt, float* out, int ldo, int wvec, int xvec) {                               \
+        product<DT, NT, false>(x, ldx, xrows, T, w, scale, nullptr, nullptr, count, offset, active, N, K, S, KB,    \
+                               kpart, arrive, bias, bias_dt, out, ldo, wvec, xvec);                              \
     }
 
 #define GATE_UP_KERNEL(NAME, DT, NT)                                                                               \
@@ -326,8 +353,8 @@ __device__ __forceinline__ void product(const float* x, int ldx, const int* xrow
     NAME(const float* x, int ldx, const int* xrows, int T, const void* gate, const float* gate_scale,             \
          const void* up, const float* up_scale, const int* count, const int* offset, const int* active, int N,     \
          int K, int S, float* out, int ldo, int wvec, int xvec) {                                                \
-        product<DT, NT, true>(x, ldx, xrows, T, gate, gate_scale, up, up_scale, count, offset, active, N, K, S,      \
-                              nullptr, 0, out, ldo, wvec, xvec);                                                 \
+        product<DT, NT, true>(x, ldx, xrows, T, gate, gate_scale, up, up_scale, count, offset, active, N, K, S, 1,   \
+                              nullptr, nullptr, nullptr, 0, out, ldo, wvec, xvec);                               \
     }
 
 // Named by weight type and n-tiles: the host picks NT = 1, 2, 4 or 8 (rows up to 8, 16, 32, 64).
@@ -348,16 +375,19 @@ GATE_UP_KERNEL(gate_up_i8_2, DT_I8, 2)
 GATE_UP_KERNEL(gate_up_i8_4, DT_I8, 4)
 GATE_UP_KERNEL(gate_up_i8_8, DT_I8, 8)
 
-// A MoE layer's router product, then the routing of its tokens (moe.cuh) by the same block: the logits [T, E] are
-// written, the block synchronises (its own global writes are then visible to all its threads), and routes. Only
-// for a router the product runs in one block (ceil(E / 16) groups of S warps fit WARPS), so no other block's
-// logits are waited for; the logits are those of mma_bf16_NT, bit for bit. grid 1, block 32 * WARPS.
+// A MoE layer's router product, then the routing of its tokens (moe.cuh) by the block that finishes the logits:
+// the logits [T, E] are written, the block synchronises (its own global writes are then visible to all its
+// threads), and routes. Only for a router whose features fit one block (ceil(E / 16) groups of S warps fit WARPS);
+// its K is spread over KB blocks (blockIdx.z) as a plain product's is, the last to arrive summing them, so the
+// logits are those of mma_bf16_NT with the same S and KB, bit for bit. grid (1, 1, KB), block 32 * WARPS.
 #define ROUTER_KERNEL(NAME, NT)                                                                                     \
     extern "C" __global__ void __launch_bounds__(32 * WARPS, NT <= 2 ? 2 : 1)                                    \
-    NAME(const float* x, int ldx, int T, const void* w, int E, int K, int S, float* logits, int k, int* sel,      \
-         float* prob, int* count, int* offset, int* token, int* slot, int* active, int wvec, int xvec) {            \
-        product<DT_BF16, NT, false>(x, ldx, nullptr, T, w, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,  \
-                                    E, K, S, nullptr, 0, logits, E, wvec, xvec);                                 \
+    NAME(const float* x, int ldx, int T, const void* w, int E, int K, int S, int KB, float* kpart, int* arrive,    \
+         float* logits, int k, int* sel, float* prob, int* count, int* offset, int* token, int* slot, int* active,  \
+         int wvec, int xvec) {                                                                                   \
+        if (!product<DT_BF16, NT, false>(x, ldx, nullptr, T, w, nullptr, nullptr, nullptr, nullptr, nullptr,     \
+                                         nullptr, E, K, S, KB, kpart, arrive, nullptr, 0, logits, E, wvec, xvec)) \
+            return;                                                                                              \
         __syncthreads();                                                                                         \
         route_lists(logits, E, T, E, k, sel, prob, count, offset, token, slot, active);                          \
     }

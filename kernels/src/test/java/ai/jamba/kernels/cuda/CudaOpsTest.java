@@ -165,7 +165,7 @@ class CudaOpsTest {
             "1, 200, 77, BF16, false", "1, 4096, 333, BF16, true", "3, 1000, 4097, BF16, false", "8, 14336, 96, BF16, false",
             "9, 517, 129, BF16, true", "37, 96, 320, BF16, false", "3000, 300, 130, BF16, true",
             "16, 4096, 300, BF16, false", "33, 8192, 288, BF16, false", "64, 96, 7, BF16, true", "64, 7, 192, BF16, false",
-            "65, 4096, 1024, BF16, true",
+            "65, 4096, 1024, BF16, true", "5, 4096, 1024, BF16, true",
             "1, 63, 65, F32, true", "7, 1025, 31, F32, false", "3000, 64, 100, F32, false",
             "1, 100, 50, F16, false", "19, 200, 70, F16, true"})
     void matmul(int rows, int in, int out, DType dt, boolean bias) {
@@ -181,10 +181,10 @@ class CudaOpsTest {
     /**
      * bf16 products of up to 64 rows run on the tensor cores with one accumulation chain per element: a row gets
      * the same bits alone, in a batch of 8, 17 or 64, or as a view into another batch. Shapes cover k-slices
-     * (few outputs, long K), an unaligned K and a bias.
+     * (few outputs, long K), k-blocks (8192 -> 288, 4096 -> 1024), an unaligned K and a bias.
      */
     @ParameterizedTest(name = "{0} -> {1}, bias {2}")
-    @CsvSource({"4096, 300, false", "8192, 288, true", "200, 77, true", "7, 40, false", "14336, 64, false"})
+    @CsvSource({"4096, 300, false", "8192, 288, true", "4096, 1024, true", "200, 77, true", "7, 40, false", "14336, 64, false"})
     void tensorCoreProductsGiveARowTheSameBitsInEveryBatch(int in, int out, boolean bias) {
         requireCuda();
         Weight w = cuda.weight(tensor("w", DType.BF16, 0.05f, out, in));
@@ -245,20 +245,6 @@ class CudaOpsTest {
         assertClose("rmsNorm in place on a column view " + rows + "x" + cols, x, 1e-5);
     }
 
-    /** Mamba's dt, B and C norms: three column views of x_proj's output, each with its weight, in one launch. */
-    @ParameterizedTest(name = "{0} rows, dt rank {1}, d_state {2}")
-    @CsvSource({"1, 256, 16", "5, 8, 12", "3000, 35, 16"})
-    void normsOfColumnViewsTogether(int rows, int rank, int state) {
-        requireCuda();
-        Mats x = mats(rows, rank + 2 * state, 2f);
-        Pair dt = weight(tensor("dt_norm", DType.BF16, 1f, rank)), b = weight(tensor("b_norm", DType.BF16, 1f, state));
-        Pair c = weight(tensor("c_norm", DType.BF16, 1f, state));
-        Mats xdt = x.cols(0, rank), xb = x.cols(rank, rank + state), xc = x.cols(rank + state, rank + 2 * state);
-        cuda.rmsNormEach(List.of(xdt.cuda, xb.cuda, xc.cuda), List.of(dt.cuda, b.cuda, c.cuda), 1e-6f);
-        cpu.rmsNormEach(List.of(xdt.cpu, xb.cpu, xc.cpu), List.of(dt.cpu, b.cpu, c.cpu), 1e-6f);
-        assertClose("dt, B and C norms of " + rows + " rows", x, 1e-5);
-    }
-
     @Test
     void embeddingAndGather() {
         requireCuda();
@@ -314,6 +300,75 @@ class CudaOpsTest {
         float[] restored = sc.export(0);
         sg.restore(7, restored);
         assertArrayEquals(restored, sg.export(7), "restore then export");
+    }
+
+    /**
+     * Mamba from x_proj's output (the dt/B/C norms, dt_proj, the scan) in one op against the CPU's composition of
+     * them: one row, then sequences of many and few rows continuing from it and from empty state, then a step each.
+     */
+    @ParameterizedTest(name = "d_inner {0}, dt rank {1}, d_state {2}")
+    @CsvSource({"8192, 256, 16", "200, 35, 16", "90, 8, 12"})
+    void scanOfXProjOverBatches(int dInner, int rank, int dState) {
+        requireCuda();
+        MambaState sg = cuda.mambaState(dInner, 4, dState, 2), sc = cpu.mambaState(dInner, 4, dState, 2);
+        Pair dtNorm = weight(tensor("dt_norm", DType.BF16, 1f, rank)), bNorm = weight(tensor("b_norm", DType.BF16, 1f, dState));
+        Pair cNorm = weight(tensor("c_norm", DType.BF16, 1f, dState));
+        Pair proj = weight(tensor("dt_proj", DType.BF16, 0.1f, dInner, rank)), bias = weight(tensor("dt_bias", DType.BF16, 1f, dInner));
+        Pair aLog = weight(tensor("A_log", DType.F32, 1f, dInner, dState)), d = weight(tensor("D", DType.F32, 1f, dInner));
+        int[] slots = {2, 0, 5};
+        for (int s : slots) {
+            sg.reset(s);
+            sc.reset(s);
+        }
+        Batch[] steps = {Batch.of(new int[]{2}, new int[]{1}), Batch.of(slots, new int[]{dInner > 1000 ? 300 : 3000, 1, 5}),
+                Batch.of(slots, new int[]{1, 7, 3})};
+        for (int step = 0; step < steps.length; step++) {
+            Batch batch = steps[step];
+            int rows = batch.rows();
+            Mats u = mats(rows, dInner, 1f), xdbl = mats(rows, rank + 2 * dState, 1f), z = mats(rows, dInner, 1f);
+            Mats dt = zeros(rows, dInner), y = zeros(rows, dInner);
+            cuda.selectiveScanOfXProj(sg, batch, u.cuda, xdbl.cuda, dtNorm.cuda, bNorm.cuda, cNorm.cuda, 1e-6f, proj.cuda, bias.cuda,
+                    dt.cuda, aLog.cuda, d.cuda, z.cuda, y.cuda);
+            cpu.selectiveScanOfXProj(sc, batch, u.cpu, xdbl.cpu, dtNorm.cpu, bNorm.cpu, cNorm.cpu, 1e-6f, proj.cpu, bias.cpu,
+                    dt.cpu, aLog.cpu, d.cpu, z.cpu, y.cpu);
+            String what = " step " + step + " d_inner " + dInner + " dt rank " + rank + " d_state " + dState;
+            assertClose("selectiveScanOfXProj" + what, y, TOLERANCE);
+            for (int s : batch.slots())
+                assertClose("Mamba state of slot " + s + " after" + what, sg.export(s), sc.export(s), sc.exportSize(), TOLERANCE);
+        }
+    }
+
+    /**
+     * A step with a prompt runs dt_of_x_proj then the scan, a decode step the one fused launch: a sequence fed as
+     * one prompt and fed row by row leaves the same outputs and state, bit for bit.
+     */
+    @ParameterizedTest(name = "d_inner {0}, dt rank {1}, d_state {2}")
+    @CsvSource({"8192, 256, 16", "200, 35, 16", "90, 8, 12"})
+    void scanOfXProjGivesAPromptTheBitsOfItsRowsOneByOne(int dInner, int rank, int dState) {
+        requireCuda();
+        int rows = 70, width = rank + 2 * dState;
+        MambaState s = cuda.mambaState(dInner, 4, dState, 2);
+        Weight dtNorm = cuda.weight(tensor("dt_norm", DType.BF16, 1f, rank)), bNorm = cuda.weight(tensor("b_norm", DType.BF16, 1f, dState));
+        Weight cNorm = cuda.weight(tensor("c_norm", DType.BF16, 1f, dState));
+        Weight proj = cuda.weight(tensor("dt_proj", DType.BF16, 0.1f, dInner, rank)), bias = cuda.weight(tensor("dt_bias", DType.BF16, 1f, dInner));
+        Weight aLog = cuda.weight(tensor("A_log", DType.F32, 1f, dInner, dState)), d = cuda.weight(tensor("D", DType.F32, 1f, dInner));
+        float[] xs = randoms(rows * width, 1f);
+        Mat u = cuda.allocate(rows, dInner), xdbl = cuda.allocate(rows, width), z = cuda.allocate(rows, dInner);
+        Mat dt = cuda.allocate(rows, dInner), whole = cuda.allocate(rows, dInner), oneByOne = cuda.allocate(rows, dInner);
+        cuda.upload(randoms(rows * dInner, 1f), u);
+        cuda.upload(randoms(rows * dInner, 1f), z);
+        s.reset(0);
+        s.reset(1);
+        cuda.upload(xs, xdbl);  // the prompt's path norms B and C in place
+        cuda.selectiveScanOfXProj(s, Batch.of(new int[]{0}, new int[]{rows}), u, xdbl, dtNorm, bNorm, cNorm, 1e-6f, proj, bias, dt, aLog, d, z, whole);
+        cuda.upload(xs, xdbl);
+        for (int r = 0; r < rows; r++)
+            cuda.selectiveScanOfXProj(s, Batch.of(new int[]{1}, new int[]{1}), u.rows(r, r + 1), xdbl.rows(r, r + 1), dtNorm, bNorm, cNorm,
+                    1e-6f, proj, bias, dt.rows(r, r + 1), aLog, d, z.rows(r, r + 1), oneByOne.rows(r, r + 1));
+        assertArrayEquals(host(cuda, whole), host(cuda, oneByOne), "outputs, one prompt vs row by row");
+        assertArrayEquals(s.export(0), s.export(1), "Mamba state, one prompt vs row by row");
+        for (Mat m : new Mat[]{u, xdbl, z, dt, whole, oneByOne}) cuda.free(m);
+        System.out.printf("  %-64s bit-identical%n", "selectiveScanOfXProj d_inner " + dInner + " rank " + rank + ": prompt vs rows");
     }
 
     // ---- attention ----------------------------------------------------------------------------------------
@@ -427,6 +482,28 @@ class CudaOpsTest {
         }
     }
 
+    /**
+     * A MoE of up to 64 rows routes in the launch that computes its router logits (mma.cu, K over k-blocks for
+     * Jamba's 16 x 4096 router): the logits are the plain product's, bit for bit.
+     */
+    @Test
+    void routerLogitsAreThePlainProductsBits() {
+        requireCuda();
+        int hidden = 4096, experts = 16;
+        ExpertTensors t = expertTensors(experts, hidden, 64);
+        Experts eg = cuda.experts(t.router(), t.gate(), t.up(), t.down(), 2, false);
+        Weight router = cuda.weight(t.router());
+        for (int rows : new int[]{1, 8, 37, 64}) {
+            Mat x = cuda.allocate(rows, hidden), out = cuda.allocate(rows, hidden), plain = cuda.allocate(rows, experts);
+            cuda.upload(randoms(rows * hidden, 1f), x);
+            cuda.matmul(x, router, null, plain);
+            cuda.moe(x, eg, out);
+            assertArrayEquals(host(cuda, plain), ((CudaBackend) cuda).routerLogits(rows * experts), rows + " rows: routed logits vs the product's");
+            for (Mat m : new Mat[]{x, out, plain}) cuda.free(m);
+        }
+        System.out.printf("  %-64s bit-identical%n", "router logits 4096 -> 16 at 1, 8, 37, 64 rows");
+    }
+
     /** A router and bf16 experts of a trained model's scale, the same for both backends. */
     private record ExpertTensors(HostTensor router, List<HostTensor> gate, List<HostTensor> up, List<HostTensor> down) {}
 
@@ -491,11 +568,11 @@ class CudaOpsTest {
     void kernelTimesNameTheKernelsOfTheWork() {
         requireCuda();
         CudaBackend c = (CudaBackend) cuda;
-        Weight w = cuda.weight(tensor("w", DType.BF16, 0.05f, 4096, 4096));
-        Mat x = cuda.allocate(1, 4096), y = cuda.allocate(1, 4096);
+        Weight w = cuda.weight(tensor("w", DType.BF16, 0.05f, 4096, 4000));
+        Mat x = cuda.allocate(1, 4000), y = cuda.allocate(1, 4096);
         var shares = c.kernelTimes(() -> cuda.matmul(x, w, null, y));
         System.out.println("  " + shares);
-        assertEquals("mma_bf16_1", shares.get(0).kernel());
+        assertEquals("mma_bf16_1 4096x4000", shares.get(0).kernel(), "a product's row names its weight, N x K");
         assertTrue(shares.get(0).millis() > 0);
     }
 
