@@ -6,7 +6,6 @@ import ai.jamba.kernels.Weight;
 
 import jdk.incubator.vector.IntVector;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Map;
@@ -68,7 +67,7 @@ final class CpuWeight implements Weight {
     private static CpuWeight blocked(String name, int rows, int cols, MemorySegment rowMajor) {
         int blocks = cols / Simd.BLOCK, tail = cols % Simd.BLOCK, units = (rows + UNIT - 1) / UNIT;
         long tailAt = (long) units * UNIT * blocks * BLOCK_BYTES;
-        MemorySegment data = Arena.ofAuto().allocate(tailAt + 2L * rows * tail, 64);
+        MemorySegment data = WeightMemory.allocate(tailAt + 2L * rows * tail);
         for (int r = 0; r < rows; r++) {
             long src = 2L * r * cols, dst = ((long) (r / UNIT) * blocks * UNIT + r % UNIT) * BLOCK_BYTES;
             for (int b = 0; b < blocks; b++, dst += (long) UNIT * BLOCK_BYTES) // a block is one vector: ~10x a copy() call
