@@ -36,8 +36,8 @@ class MatMulTest {
     }
 
     /**
-     * Shapes with ragged edges: weight rows not a multiple of the tile, k not a multiple of the vector; and a k of many
-     * blocks against many units, alone and batched.
+     * Shapes with ragged edges: weight rows not a multiple of the tile, k not a multiple of the vector, k over two
+     * chunks of the blocked layout (the last one short) against more units than a lone row takes at once.
      */
     @ParameterizedTest(name = "{0} {1} x {2}, {3} token rows")
     @CsvSource({"BF16, 37, 83, 1", "BF16, 64, 160, 9", "BF16, 300, 512, 6", "F32, 37, 83, 5", "F32, 19, 256, 1",
