@@ -111,7 +111,6 @@ final class MatMul {
                     continue;
                 }
                 float[] lanes = lanes(TILE_ROWS * cols * L);
-                Arrays.fill(lanes, 0, TILE_ROWS * cols * L, 0f);
                 for (int u = 0; u < units; u++)
                     tile(xs, packed.at(t0), packed.at(t0 + 1), w, p0 / UNIT + u, lanes, u * UNIT * L, (cols + u * UNIT) * L);
                 finish(lanes, TILE_ROWS, cols, x, t0, w, p0, p1, bias, out);
@@ -121,8 +120,8 @@ final class MatMul {
 
     /**
      * Two token rows (x from {@code x0} and {@code x1}, packed) against one unit of weight rows over all whole blocks
-     * of k. The rows' eight sums each go on from the lanes at {@code slot0} / {@code slot1} and back to them. A weight
-     * row past the end is the unit's zero padding.
+     * of k, their eight sums each left in the lanes at {@code slot0} / {@code slot1}. A weight row past the end is
+     * the unit's zero padding.
      */
     private static void tile(float[] xs, int x0, int x1, CpuWeight w, int unit, float[] lanes, int slot0, int slot1) {
         var F = Simd.F;
@@ -130,14 +129,8 @@ final class MatMul {
         var LE = Simd.LE;
         int L = Simd.L, B = 2 * Simd.BLOCK;
         MemorySegment seg = w.data;
-        FloatVector a00 = FloatVector.fromArray(F, lanes, slot0), a01 = FloatVector.fromArray(F, lanes, slot0 + L),
-                a02 = FloatVector.fromArray(F, lanes, slot0 + 2 * L), a03 = FloatVector.fromArray(F, lanes, slot0 + 3 * L),
-                a04 = FloatVector.fromArray(F, lanes, slot0 + 4 * L), a05 = FloatVector.fromArray(F, lanes, slot0 + 5 * L),
-                a06 = FloatVector.fromArray(F, lanes, slot0 + 6 * L), a07 = FloatVector.fromArray(F, lanes, slot0 + 7 * L),
-                a10 = FloatVector.fromArray(F, lanes, slot1), a11 = FloatVector.fromArray(F, lanes, slot1 + L),
-                a12 = FloatVector.fromArray(F, lanes, slot1 + 2 * L), a13 = FloatVector.fromArray(F, lanes, slot1 + 3 * L),
-                a14 = FloatVector.fromArray(F, lanes, slot1 + 4 * L), a15 = FloatVector.fromArray(F, lanes, slot1 + 5 * L),
-                a16 = FloatVector.fromArray(F, lanes, slot1 + 6 * L), a17 = FloatVector.fromArray(F, lanes, slot1 + 7 * L);
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a04 = a00, a05 = a00, a06 = a00, a07 = a00,
+                a10 = a00, a11 = a00, a12 = a00, a13 = a00, a14 = a00, a15 = a00, a16 = a00, a17 = a00;
         // within a chunk a unit's blocks are one run; chunk c starts c whole chunks of all units in, then the units before
         int perChunk = CpuWeight.CHUNK / Simd.BLOCK, blocks = w.cols / Simd.BLOCK, upper = blocks * Simd.BLOCK;
         long region = (long) (w.rows + UNIT - 1) / UNIT * perChunk * STEP, o = 0;
