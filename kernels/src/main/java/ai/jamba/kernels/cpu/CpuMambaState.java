@@ -7,8 +7,10 @@ import java.util.List;
 
 /**
  * Mamba state per slot on the heap, laid out so the kernels run SIMD lanes over channels: the conv state is kept
- * tap-major, [d_conv - 1][d_inner] (oldest input first), the SSM state state-major, [d_state][d_inner]. Exports
- * use the interface's channel-major layouts. Slots are made on first use.
+ * tap-major, [d_conv - 1][d_inner] (oldest input first), the SSM state block-major, [d_inner / L][d_state][L] (L
+ * channels, a vector, per block; the last block padded), so the scan reads a block's whole state as one run: between
+ * two steps of a layer the model streams all the other weights, and a state read in 16 strided rows came back from
+ * memory at a third of the speed. Exports use the interface's channel-major layouts. Slots are made on first use.
  */
 final class CpuMambaState implements MambaState {
     private final int dInner, dConv, dState;
@@ -37,7 +39,7 @@ final class CpuMambaState implements MambaState {
         if (slot < 0) throw new IllegalArgumentException("negative slot " + slot);
         while (conv.size() <= slot) {
             conv.add(new float[(dConv - 1) * dInner]);
-            ssm.add(new float[dState * dInner]);
+            ssm.add(new float[(dInner + Simd.L - 1) / Simd.L * dState * Simd.L]);
         }
     }
 
@@ -58,7 +60,7 @@ final class CpuMambaState implements MambaState {
         float[] c = conv(slot), h = ssm(slot);
         float[] out = new float[exportSize()];
         transpose(c, dConv - 1, dInner, out, 0);
-        transpose(h, dState, dInner, out, c.length);
+        for (int ch = 0; ch < dInner; ch++) for (int s = 0; s < dState; s++) out[c.length + ch * dState + s] = h[ssmIndex(dState, ch, s)];
         return out;
     }
 
@@ -68,7 +70,12 @@ final class CpuMambaState implements MambaState {
             throw new IllegalArgumentException("Mamba state of " + state.length + " floats, expected " + exportSize());
         float[] c = conv(slot), h = ssm(slot);
         untranspose(state, 0, dConv - 1, dInner, c);
-        untranspose(state, c.length, dState, dInner, h);
+        for (int ch = 0; ch < dInner; ch++) for (int s = 0; s < dState; s++) h[ssmIndex(dState, ch, s)] = state[c.length + ch * dState + s];
+    }
+
+    /** Where state s of channel ch is in the block-major SSM state (and in the scan's A, laid out alike). */
+    static int ssmIndex(int dState, int ch, int s) {
+        return (ch / Simd.L * dState + s) * Simd.L + ch % Simd.L;
     }
 
     /** src [rows][cols] into dst at {@code at} as [cols][rows]. */

@@ -17,14 +17,21 @@ import java.util.function.Supplier;
  * A weight on the CPU: the checkpoint's bytes (never widened to float32), or int8 values with a float scale per row.
  *
  * <p>bf16 matrices of at least one {@link Simd#BLOCK} of columns are stored <em>blocked</em> for the matrix product
- * ({@link MatMul}): rows in units of {@link #UNIT}, and within a unit, for each block of columns, the unit's rows'
- * blocks one after another ({@code UNIT} x 2·BLOCK bytes); the columns past the last whole block follow, row by row.
- * So the rows a thread owns are one sequential stream, which a core reads faster than eight interleaved rows
- * (bench/README.md, CPU). The last unit is padded with zero rows.
+ * ({@link MatMul}). Columns are cut in chunks of {@link #CHUNK} (the last may be shorter); chunk by chunk, rows come
+ * in units of {@link #UNIT}, and within a unit, for each block of the chunk's columns, the unit's rows' blocks one
+ * after another ({@code UNIT} x 2·BLOCK bytes); the columns past the last whole block follow, row by row. So a
+ * thread's rows are one sequential stream per chunk, which a core reads faster than eight interleaved rows, while
+ * the chunk of x it meets stays in L1 (bench/README.md, CPU). The last unit is padded with zero rows.
  */
 final class CpuWeight implements Weight {
     /** Rows per unit of the blocked layout: the rows one pass of the batch-1 product accumulates together. */
     static final int UNIT = 8;
+    /**
+     * Columns per chunk of the blocked layout (a multiple of every {@link Simd#BLOCK}): a decode step's product runs
+     * the chunk's 4 KB of x past all of a thread's rows before the next chunk. A whole row of x (10-32 KB) left L1
+     * between two uses, and its reloads cost a quarter of a core's streaming speed; 512-column chunks were slower.
+     */
+    static final int CHUNK = 1024;
 
     final String name;
     final DType dtype;
@@ -68,19 +75,29 @@ final class CpuWeight implements Weight {
     private static CpuWeight blocked(String name, int rows, int cols, MemorySegment rowMajor) {
         int blocks = cols / Simd.BLOCK, tail = cols % Simd.BLOCK, units = (rows + UNIT - 1) / UNIT;
         long tailAt = (long) units * UNIT * blocks * BLOCK_BYTES;
-        MemorySegment data = Arena.ofAuto().allocate(tailAt + 2L * rows * tail, 64);
+        MemorySegment data = WeightMemory.allocate(tailAt + 2L * rows * tail);
         for (int r = 0; r < rows; r++) {
-            long src = 2L * r * cols, dst = ((long) (r / UNIT) * blocks * UNIT + r % UNIT) * BLOCK_BYTES;
-            for (int b = 0; b < blocks; b++, dst += (long) UNIT * BLOCK_BYTES) // a block is one vector: ~10x a copy() call
-                IntVector.fromMemorySegment(Simd.I, rowMajor, src + (long) b * BLOCK_BYTES, Simd.LE).intoMemorySegment(data, dst, Simd.LE);
+            long src = 2L * r * cols;
+            for (int b = 0; b < blocks; b++) // a block is one vector: ~10x a copy() call
+                IntVector.fromMemorySegment(Simd.I, rowMajor, src + (long) b * BLOCK_BYTES, Simd.LE)
+                        .intoMemorySegment(data, 2 * blockAt(rows, cols, r, b), Simd.LE);
             if (tail > 0) MemorySegment.copy(rowMajor, src + (long) blocks * BLOCK_BYTES, data, tailAt + 2L * r * tail, 2L * tail);
         }
         return new CpuWeight(name, DType.BF16, rows, cols, data, null, true);
     }
 
+    /** Where whole block {@code block} of row r starts in the blocked layout of a rows x cols matrix, in elements. */
+    private static long blockAt(int rows, int cols, int r, int block) {
+        int blocks = cols / Simd.BLOCK, perChunk = CHUNK / Simd.BLOCK, c = block / perChunk;
+        int inChunk = Math.min(perChunk, blocks - c * perChunk);
+        long units = (rows + UNIT - 1) / UNIT, chunkAt = c * units * UNIT * CHUNK; // every earlier chunk is whole
+        return chunkAt + (((long) (r / UNIT) * inChunk + block % perChunk) * UNIT + r % UNIT) * Simd.BLOCK;
+    }
+
     /**
      * Where element (r, c) is in {@link #data}, counted in elements. Runs of elements that stay inside one block (or
-     * inside a row's columns past the last block) are contiguous, as in the row-major layout.
+     * inside a row's columns past the last block) are contiguous, as in the row-major layout; so are a unit's blocks
+     * within a chunk, and the units of a chunk.
      */
     long index(int r, int c) {
         if (!blocked) return (long) r * cols + c;
@@ -89,7 +106,7 @@ final class CpuWeight implements Weight {
             int tail = cols % Simd.BLOCK;
             return (long) (rows + UNIT - 1) / UNIT * UNIT * blocks * Simd.BLOCK + (long) r * tail + (c - blocks * Simd.BLOCK);
         }
-        return (((long) (r / UNIT) * blocks + c / Simd.BLOCK) * UNIT + r % UNIT) * Simd.BLOCK + c % Simd.BLOCK;
+        return blockAt(rows, cols, r, c / Simd.BLOCK) + c % Simd.BLOCK;
     }
 
     static CpuWeight of(Weight w) {

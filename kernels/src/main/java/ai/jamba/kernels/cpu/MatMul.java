@@ -6,18 +6,23 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 
 /**
  * out[t, n] = Σ_k x[t, k] · w[n, k] (+ bias[n]), with w in its checkpoint dtype widened to float32 in registers.
  *
  * <p>Threads split the weight rows, so every weight byte is read from memory once per call whatever the number of
  * token rows: a decode batch costs one pass over the weights. bf16 weights, what real checkpoints hold, are stored
- * blocked ({@link CpuWeight}: units of eight rows, their blocks side by side) and take register tiles: within a
- * thread, a panel of weight rows small enough to stay in L2 meets every token row before the next panel is read,
- * two token rows against one unit at a time (16 accumulators: each widened weight vector feeds two FMAs, each token
- * vector eight; the unit's blocks are one sequential run). A lone token row (a decode step, which waits for nothing but memory) runs one loop over
- * all the thread's rows, a unit's eight at a time: one sequential stream in one loop, which a core reads at 25-30%
- * more GB/s than eight row-major rows, or than the same stream with a loop per unit (bench/README.md, CPU).
+ * blocked ({@link CpuWeight}: chunks of 1024 columns; within a chunk, units of eight rows with their blocks side by
+ * side). A lone token row (a decode step, which waits for nothing but memory) goes chunk by chunk, one loop over all
+ * the thread's units, each unit's eight sums going on from where the last chunk left them: the weights are one
+ * sequential stream per chunk while the chunk's 4 KB of x stay in L1. A core streams a quarter faster so than with
+ * the whole of x (10-32 KB, which fell out of L1 between two uses), and a quarter faster again than over eight
+ * row-major rows or with a loop per unit (bench/README.md, CPU). More token rows take register tiles: within a
+ * thread, a panel of weight rows small enough to stay in L2 meets every pair of token rows before the next panel is
+ * read, two token rows against one unit over all of k at a time (16 accumulators: each widened weight vector feeds
+ * two FMAs, each token vector eight). Taking a decode batch chunk by chunk too, every pair against a unit's chunk
+ * while it was in L1, was no faster (20.4 against 20.5 tok/s at batch 8 on jamba-3b-dense).
  * Other dtypes (float32 fixtures, f16, int8 experts), and rows shorter than one block, take one dot product at a time.
  *
  * <p>A bf16 block of {@link Simd#BLOCK} weights is one load of L ints, each an even element in its low half and
@@ -36,8 +41,8 @@ import java.lang.foreign.MemorySegment;
 final class MatMul {
     private MatMul() {}
 
-    /** The bf16 register tile: token rows by weight rows (one unit of the blocked layout). */
-    static final int TILE_ROWS = 2, TILE_COLS = CpuWeight.UNIT;
+    /** Token rows of the bf16 register tile, against one unit of weight rows. */
+    static final int TILE_ROWS = 2;
     /** Weight rows are handed out to threads (and panels cut) in whole units of the blocked layout. */
     static final int UNIT = CpuWeight.UNIT;
     /** Bytes from one block of a row to its next block in the blocked layout. */
@@ -76,9 +81,9 @@ final class MatMul {
 
     /**
      * Per thread: accumulators spilled so they are finished outside the kernel's loop (see {@link #finish}): a tile's,
-     * or a lone token row's for all the rows of a call (grown to the largest range, then reused).
+     * or a lone token row's for a group of units.
      */
-    private static final ThreadLocal<float[][]> LANES = ThreadLocal.withInitial(() -> new float[][]{new float[TILE_ROWS * TILE_COLS * Simd.L]});
+    private static final ThreadLocal<float[][]> LANES = ThreadLocal.withInitial(() -> new float[][]{new float[TILE_ROWS * UNIT * Simd.L]});
 
     private static float[] lanes(int floats) {
         float[][] holder = LANES.get();
@@ -96,42 +101,44 @@ final class MatMul {
             loneRow(packed, 0, w, n0, n1, x, bias, out);
             return;
         }
-        float[] lanes = lanes(TILE_ROWS * TILE_COLS * Simd.L);
-        int panel = Math.max(UNIT, PANEL_BYTES / (2 * w.cols) / UNIT * UNIT);
-        for (int p0 = n0; p0 < n1; p0 += panel) {
-            int p1 = Math.min(n1, p0 + panel);
+        int panel = Math.max(UNIT, PANEL_BYTES / (2 * w.cols) / UNIT * UNIT), L = Simd.L;
+        float[] xs = packed.data;
+        for (int p0 = n0; p0 < n1; p0 += panel) { // a panel meets every pair of token rows while it is in L2
+            int p1 = Math.min(n1, p0 + panel), units = (p1 - p0 + UNIT - 1) / UNIT, cols = units * UNIT;
             for (int t0 = 0; t0 < x.rows; t0 += TILE_ROWS) {
                 if (x.rows - t0 == 1) {
                     loneRow(packed, t0, w, p0, p1, x, bias, out);
-                    lanes = lanes(TILE_ROWS * TILE_COLS * Simd.L);
-                } else {
-                    for (int r = p0; r < p1; r += TILE_COLS) {
-                        tile(packed, t0, w, r, lanes);
-                        finish(lanes, TILE_ROWS, TILE_COLS, x, t0, w, r, n1, bias, out);
-                    }
+                    continue;
                 }
+                float[] lanes = lanes(TILE_ROWS * cols * L);
+                for (int u = 0; u < units; u++)
+                    tile(xs, packed.at(t0), packed.at(t0 + 1), w, p0 / UNIT + u, lanes, u * UNIT * L, (cols + u * UNIT) * L);
+                finish(lanes, TILE_ROWS, cols, x, t0, w, p0, p1, bias, out);
             }
         }
     }
 
     /**
-     * Accumulators of out[t0..t0+1, r..r+7] into {@code lanes} (token row major): two token rows against one unit
-     * of the blocked layout ({@code r} a multiple of {@link #UNIT}), whose blocks are one 512-byte run. A token row
-     * past the end of x is clamped to the last one; a weight row past the end is the unit's zero padding.
+     * Two token rows (x from {@code x0} and {@code x1}, packed) against one unit of weight rows over all whole blocks
+     * of k, their eight sums each left in the lanes at {@code slot0} / {@code slot1}. A weight row past the end is
+     * the unit's zero padding.
      */
-    private static void tile(CpuMat xp, int t0, CpuWeight w, int r, float[] lanes) {
+    private static void tile(float[] xs, int x0, int x1, CpuWeight w, int unit, float[] lanes, int slot0, int slot1) {
         var F = Simd.F;
         var I = Simd.I;
         var LE = Simd.LE;
-        int k = w.cols, upper = k - k % Simd.BLOCK, L = Simd.L, B = 2 * Simd.BLOCK;
-        float[] xs = xp.data;
-        int x0 = xp.at(t0), x1 = xp.at(Math.min(t0 + 1, xp.rows - 1));
-        long w0 = 2 * w.index(r, 0);
+        int L = Simd.L, B = 2 * Simd.BLOCK;
         MemorySegment seg = w.data;
         FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a04 = a00, a05 = a00, a06 = a00, a07 = a00,
                 a10 = a00, a11 = a00, a12 = a00, a13 = a00, a14 = a00, a15 = a00, a16 = a00, a17 = a00;
-        for (int kk = 0; kk < upper; kk += Simd.BLOCK) {
-            long o = w0 + kk / Simd.BLOCK * STEP;
+        // within a chunk a unit's blocks are one run; chunk c starts c whole chunks of all units in, then the units before
+        int perChunk = CpuWeight.CHUNK / Simd.BLOCK, blocks = w.cols / Simd.BLOCK, upper = blocks * Simd.BLOCK;
+        long region = (long) (w.rows + UNIT - 1) / UNIT * perChunk * STEP, o = 0;
+        for (int kk = 0, b = 0, c = 0; kk < upper; kk += Simd.BLOCK, o += STEP, b--) {
+            if (b == 0) {
+                b = Math.min(perChunk, blocks - c * perChunk);
+                o = c++ * region + (long) unit * b * STEP;
+            }
             FloatVector v0 = FloatVector.fromArray(F, xs, x0 + kk), v0h = FloatVector.fromArray(F, xs, x0 + kk + L),
                     v1 = FloatVector.fromArray(F, xs, x1 + kk), v1h = FloatVector.fromArray(F, xs, x1 + kk + L), e, d;
             IntVector p;
@@ -160,27 +167,45 @@ final class MatMul {
             e = p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(); d = p.and(0xFFFF0000).reinterpretAsFloats();
             a07 = v0h.fma(d, v0.fma(e, a07)); a17 = v1h.fma(d, v1.fma(e, a17));
         }
-        a00.intoArray(lanes, 0 * L); a01.intoArray(lanes, 1 * L); a02.intoArray(lanes, 2 * L); a03.intoArray(lanes, 3 * L); a04.intoArray(lanes, 4 * L); a05.intoArray(lanes, 5 * L); a06.intoArray(lanes, 6 * L); a07.intoArray(lanes, 7 * L);
-        a10.intoArray(lanes, 8 * L); a11.intoArray(lanes, 9 * L); a12.intoArray(lanes, 10 * L); a13.intoArray(lanes, 11 * L); a14.intoArray(lanes, 12 * L); a15.intoArray(lanes, 13 * L); a16.intoArray(lanes, 14 * L); a17.intoArray(lanes, 15 * L);
+        a00.intoArray(lanes, slot0); a01.intoArray(lanes, slot0 + L); a02.intoArray(lanes, slot0 + 2 * L); a03.intoArray(lanes, slot0 + 3 * L);
+        a04.intoArray(lanes, slot0 + 4 * L); a05.intoArray(lanes, slot0 + 5 * L); a06.intoArray(lanes, slot0 + 6 * L); a07.intoArray(lanes, slot0 + 7 * L);
+        a10.intoArray(lanes, slot1); a11.intoArray(lanes, slot1 + L); a12.intoArray(lanes, slot1 + 2 * L); a13.intoArray(lanes, slot1 + 3 * L);
+        a14.intoArray(lanes, slot1 + 4 * L); a15.intoArray(lanes, slot1 + 5 * L); a16.intoArray(lanes, slot1 + 6 * L); a17.intoArray(lanes, slot1 + 7 * L);
+    }
+
+    /** Units of rows a lone token row takes through all the chunks before the next ones: their sums stay in L2. */
+    private static final int GROUP = 32;
+
+    /**
+     * out[t, n0..n1) for one token row (n0 a multiple of {@link #UNIT}): a group of units at a time, chunk by chunk
+     * of columns ({@link #chunk}), the sums kept in the lanes, then finished. Rows of the last unit past the weight's
+     * end are its zero padding; their sums are not written.
+     */
+    private static void loneRow(CpuMat xp, int t, CpuWeight w, int n0, int n1, CpuMat x, float[] bias, CpuMat out) {
+        int upper = w.cols - w.cols % Simd.BLOCK, L = Simd.L;
+        float[] lanes = lanes((GROUP + 1) * UNIT * L);
+        for (int g0 = n0; g0 < n1; g0 += GROUP * UNIT) {
+            int g1 = Math.min(n1, g0 + GROUP * UNIT), units = (g1 - g0 + UNIT - 1) / UNIT;
+            Arrays.fill(lanes, 0, units * UNIT * L, 0f);
+            for (int c0 = 0; c0 < upper; c0 += CpuWeight.CHUNK)
+                chunk(xp.data, xp.at(t) + c0, Math.min(CpuWeight.CHUNK, upper - c0), w.data, 2 * w.index(g0, c0), units, lanes);
+            finish(lanes, 1, g1 - g0, x, t, w, g0, g1, bias, out);
+        }
     }
 
     /**
-     * out[t, n0..n1) for one token row: one loop over the range's units (n0 a multiple of {@link #UNIT}), a unit's
-     * eight rows accumulated side by side and spilled to the lanes when its last block is done, then finished. Rows
-     * of the last unit past the weight's end are its zero padding; their sums are not written.
+     * One chunk of {@code n} columns for a lone token row against {@code units} units, whose blocks of the chunk are
+     * one run from byte {@code o0}: one loop, not a loop per unit (a core streams 25-30% faster so). Each unit's eight
+     * sums go on from the lanes and back to them; lanes has one spare unit at the end, for the last reload.
      */
-    private static void loneRow(CpuMat xp, int t, CpuWeight w, int n0, int n1, CpuMat x, float[] bias, CpuMat out) {
+    private static void chunk(float[] xs, int x0, int n, MemorySegment seg, long o0, int units, float[] lanes) {
         var F = Simd.F;
         var I = Simd.I;
         var LE = Simd.LE;
-        int k = w.cols, upper = k - k % Simd.BLOCK, L = Simd.L, B = 2 * Simd.BLOCK;
-        int units = (n1 - n0 + UNIT - 1) / UNIT, total = units * (upper / Simd.BLOCK);
-        float[] lanes = lanes(units * UNIT * L), xs = xp.data;
-        MemorySegment seg = w.data;
-        int x0 = xp.at(t), kk = 0, slot = 0;
-        long o0 = 2 * w.index(n0, 0);
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        // one loop, not a loop per unit: a core streams the rows 25-30% faster so
+        int L = Simd.L, B = 2 * Simd.BLOCK, total = units * (n / Simd.BLOCK), kk = 0, slot = 0;
+        FloatVector a0 = FloatVector.fromArray(F, lanes, 0), a1 = FloatVector.fromArray(F, lanes, L), a2 = FloatVector.fromArray(F, lanes, 2 * L),
+                a3 = FloatVector.fromArray(F, lanes, 3 * L), a4 = FloatVector.fromArray(F, lanes, 4 * L), a5 = FloatVector.fromArray(F, lanes, 5 * L),
+                a6 = FloatVector.fromArray(F, lanes, 6 * L), a7 = FloatVector.fromArray(F, lanes, 7 * L);
         for (int it = 0; it < total; it++) {
             long o = o0 + it * STEP;
             FloatVector v = FloatVector.fromArray(F, xs, x0 + kk), vh = FloatVector.fromArray(F, xs, x0 + kk + L);
@@ -202,15 +227,16 @@ final class MatMul {
             p = IntVector.fromMemorySegment(I, seg, o + 7 * B, LE);
             a7 = vh.fma(p.and(0xFFFF0000).reinterpretAsFloats(), v.fma(p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), a7));
             kk += Simd.BLOCK;
-            if (kk == upper) {
+            if (kk == n) {
                 a0.intoArray(lanes, slot); a1.intoArray(lanes, slot + L); a2.intoArray(lanes, slot + 2 * L); a3.intoArray(lanes, slot + 3 * L);
                 a4.intoArray(lanes, slot + 4 * L); a5.intoArray(lanes, slot + 5 * L); a6.intoArray(lanes, slot + 6 * L); a7.intoArray(lanes, slot + 7 * L);
-                a0 = FloatVector.zero(F); a1 = a0; a2 = a0; a3 = a0; a4 = a0; a5 = a0; a6 = a0; a7 = a0;
                 slot += UNIT * L;
                 kk = 0;
+                a0 = FloatVector.fromArray(F, lanes, slot); a1 = FloatVector.fromArray(F, lanes, slot + L); a2 = FloatVector.fromArray(F, lanes, slot + 2 * L);
+                a3 = FloatVector.fromArray(F, lanes, slot + 3 * L); a4 = FloatVector.fromArray(F, lanes, slot + 4 * L); a5 = FloatVector.fromArray(F, lanes, slot + 5 * L);
+                a6 = FloatVector.fromArray(F, lanes, slot + 6 * L); a7 = FloatVector.fromArray(F, lanes, slot + 7 * L);
             }
         }
-        finish(lanes, 1, n1 - n0, x, t, w, n0, n1, bias, out);
     }
 
     /**

@@ -6,10 +6,10 @@ import jdk.incubator.vector.VectorMask;
 
 /**
  * The selective scan (Mamba's S6) with the D skip and the silu(z) gate, per sequence, token by token from the
- * slot's SSM state. SIMD lanes run over channels: a block of L channels updates its d_state rows of h in place
- * (they stay in L1) while the tokens stream past, and B[t, s], C[t, s] are shared by every channel. Δ = softplus(dt)
- * and the gate silu(z) are lane functions of one element each: a first pass computes them for every row, so the
- * recurrence (one exp per state) compiles small. Each pass is one parallel region over the whole batch.
+ * slot's SSM state. SIMD lanes run over channels: a block of L channels updates its d_state x L state in place (one
+ * run of memory, which stays in L1) while the tokens stream past, and B[t, s], C[t, s] are shared by every channel.
+ * Δ = softplus(dt) and the gate silu(z) are lane functions of one element each: a first pass computes them for every
+ * row, so the recurrence (one exp per state) compiles small. Each pass is one parallel region over the whole batch.
  */
 final class SelectiveScan {
     private SelectiveScan() {}
@@ -21,7 +21,7 @@ final class SelectiveScan {
             throw new IllegalArgumentException(aLog.name + ": A_log is " + aLog.rows + " x " + aLog.cols + ", expected " + dInner + " x " + dState);
         if (b.cols != dState || c.cols != dState)
             throw new IllegalArgumentException("B and C need d_state " + dState + " columns, got " + b.cols + " and " + c.cols);
-        float[] a = stateMajorA(aLog, dInner, dState);
+        float[] a = blockMajorA(aLog, dInner, dState);
         float[] dSkip = d.floats();
         int rows = batch.rows();
         CpuMat delta = scratch.mat(Scratch.Use.SCAN_DELTA, rows, dInner), gate = scratch.mat(Scratch.Use.SCAN_GATE, rows, dInner);
@@ -42,13 +42,13 @@ final class SelectiveScan {
         });
     }
 
-    /** A = -exp(A_log), laid out [d_state][d_inner] to match the state; computed once per weight. */
-    private static float[] stateMajorA(CpuWeight aLog, int dInner, int dState) {
+    /** A = -exp(A_log), laid out block-major like the state ({@link CpuMambaState#ssmIndex}); computed once per weight. */
+    private static float[] blockMajorA(CpuWeight aLog, int dInner, int dState) {
         float[] src = aLog.floats();
         return aLog.derive("scanA", () -> {
-            float[] a = new float[dState * dInner];
+            float[] a = new float[(dInner + Simd.L - 1) / Simd.L * dState * Simd.L];
             for (int ch = 0; ch < dInner; ch++)
-                for (int s = 0; s < dState; s++) a[s * dInner + ch] = (float) -Math.exp(src[ch * dState + s]);
+                for (int s = 0; s < dState; s++) a[CpuMambaState.ssmIndex(dState, ch, s)] = (float) -Math.exp(src[ch * dState + s]);
             return a;
         });
     }
@@ -66,7 +66,7 @@ final class SelectiveScan {
             FloatVector y = FloatVector.zero(F);
             int bRow = b.at(t), cRow = c.at(t);
             for (int s = 0; s < dState; s++) {
-                int at = s * dInner + c0;
+                int at = (c0 / Simd.L * dState + s) * Simd.L; // CpuMambaState.ssmIndex(dState, c0, s)
                 FloatVector decay = Simd.exp(dl.mul(FloatVector.fromArray(F, a, at, m)));
                 FloatVector hs = decay.mul(FloatVector.fromArray(F, h, at, m)).add(du.mul(b.data[bRow + s]));
                 hs.intoArray(h, at, m);
