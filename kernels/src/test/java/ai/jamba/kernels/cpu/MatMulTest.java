@@ -42,7 +42,7 @@ class MatMulTest {
     @ParameterizedTest(name = "{0} {1} x {2}, {3} token rows")
     @CsvSource({"BF16, 37, 83, 1", "BF16, 64, 160, 9", "BF16, 300, 512, 6", "F32, 37, 83, 5", "F32, 19, 256, 1",
             "F16, 21, 100, 7", "I8, 33, 96, 3", "BF16, 4096, 64, 2",
-            "BF16, 45, 1100, 3", "BF16, 600, 1100, 1"})
+            "BF16, 45, 1100, 3", "BF16, 600, 1100, 1", "BF16, 45, 1100, 11"})
     void matchesFloat64AndEveryRowIsTheSameAlone(DType dtype, int n, int k, int t) {
         Random r = new Random(n * 31L + k);
         float[] wf = new float[n * k];
