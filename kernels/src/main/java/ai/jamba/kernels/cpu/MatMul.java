@@ -22,7 +22,7 @@ import java.util.Arrays;
  * thread, a panel of weight rows small enough to stay in L2 meets every pair of token rows before the next panel is
  * read, two token rows at a time, going chunk by chunk over all the panel's units in one loop as a lone row does
  * (16 accumulators: each widened weight vector feeds two FMAs, each token vector eight). The first pair reads the
- * panel from memory: one sequential run per chunk streams a third faster than a unit over all of k at a time, which
+ * panel from memory: one sequential run per chunk streams 40% faster than a unit over all of k at a time, which
  * jumped from chunk to chunk (bench/README.md, "Batch 8").
  * Other dtypes (float32 fixtures, f16, int8 experts), and rows shorter than one block, take one dot product at a time.
  *
