@@ -10,7 +10,8 @@ import java.nio.file.Path;
 /**
  * The plots of bench/README.md, drawn from the results files the GPU runs wrote: {@code gpu-bench.json} (one
  * Mini-shaped block, {@link GpuBench}), {@code hf.json} (transformers on that block, bench_hf.py's RESULT line)
- * and {@code full-model.json} ({@link FullModelBench}), all in one folder; the PNGs go beside them.
+ * and {@code full-model.json} ({@link FullModelBench}), all in one folder; the PNGs go beside them. A folder of CPU
+ * rounds beside llama.cpp gets {@link CpuRoundsPlot}'s.
  *
  * <pre>usage: Plots DIR</pre>
  */
@@ -20,6 +21,10 @@ public final class Plots {
     public static void main(String[] args) throws IOException {
         System.setProperty("java.awt.headless", "true");
         Path dir = Path.of(args.length > 0 ? args[0] : ".");
+        if (CpuRoundsPlot.applies(dir)) {
+            CpuRoundsPlot.write(dir);
+            return;
+        }
         ObjectMapper json = new ObjectMapper();
         JsonNode block = json.readTree(dir.resolve("gpu-bench.json").toFile());
         JsonNode hf = json.readTree(dir.resolve("hf.json").toFile());

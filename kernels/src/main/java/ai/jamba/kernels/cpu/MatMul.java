@@ -20,9 +20,10 @@ import java.util.Arrays;
  * the whole of x (10-32 KB, which fell out of L1 between two uses), and a quarter faster again than over eight
  * row-major rows or with a loop per unit (bench/README.md, CPU). More token rows take register tiles: within a
  * thread, a panel of weight rows small enough to stay in L2 meets every pair of token rows before the next panel is
- * read, two token rows against one unit over all of k at a time (16 accumulators: each widened weight vector feeds
- * two FMAs, each token vector eight). Taking a decode batch chunk by chunk too, every pair against a unit's chunk
- * while it was in L1, was no faster (20.4 against 20.5 tok/s at batch 8 on jamba-3b-dense).
+ * read, two token rows at a time, going chunk by chunk over all the panel's units in one loop as a lone row does
+ * (16 accumulators: each widened weight vector feeds two FMAs, each token vector eight). The first pair reads the
+ * panel from memory: one sequential run per chunk streams 40% faster than a unit over all of k at a time, which
+ * jumped from chunk to chunk (bench/README.md, "Batch 8").
  * Other dtypes (float32 fixtures, f16, int8 experts), and rows shorter than one block, take one dot product at a time.
  *
  * <p>A bf16 block of {@link Simd#BLOCK} weights is one load of L ints, each an even element in its low half and
@@ -47,8 +48,11 @@ final class MatMul {
     static final int UNIT = CpuWeight.UNIT;
     /** Bytes from one block of a row to its next block in the blocked layout. */
     private static final long STEP = (long) UNIT * 2 * Simd.BLOCK;
-    /** Bytes of weight rows worked on while they are hot in the core's L2 (1 MiB on Zen 4, shared with x). */
-    private static final int PANEL_BYTES = 256 << 10;
+    /**
+     * Bytes of weight rows worked on while they are hot in the core's L2 (1 MiB on Zen 4, shared with x): 768 KB
+     * decoded a batch of 8 5% faster than 256 KB, and prefilled as fast.
+     */
+    private static final int PANEL_BYTES = 768 << 10;
 
     static void run(Parallel pool, Scratch scratch, CpuMat x, CpuWeight w, CpuWeight bias, CpuMat out) {
         check(x, w, out);
@@ -80,8 +84,8 @@ final class MatMul {
     }
 
     /**
-     * Per thread: accumulators spilled so they are finished outside the kernel's loop (see {@link #finish}): a tile's,
-     * or a lone token row's for a group of units.
+     * Per thread: accumulators kept between chunks and finished outside the kernels' loops (see {@link #finish}): a
+     * pair of token rows' for a panel, or a lone token row's for a group of units.
      */
     private static final ThreadLocal<float[][]> LANES = ThreadLocal.withInitial(() -> new float[][]{new float[TILE_ROWS * UNIT * Simd.L]});
 
@@ -101,44 +105,48 @@ final class MatMul {
             loneRow(packed, 0, w, n0, n1, x, bias, out);
             return;
         }
-        int panel = Math.max(UNIT, PANEL_BYTES / (2 * w.cols) / UNIT * UNIT), L = Simd.L;
+        int panel = Math.max(UNIT, PANEL_BYTES / (2 * w.cols) / UNIT * UNIT), L = Simd.L, upper = w.cols - w.cols % Simd.BLOCK;
         float[] xs = packed.data;
         for (int p0 = n0; p0 < n1; p0 += panel) { // a panel meets every pair of token rows while it is in L2
-            int p1 = Math.min(n1, p0 + panel), units = (p1 - p0 + UNIT - 1) / UNIT, cols = units * UNIT;
+            int p1 = Math.min(n1, p0 + panel), units = (p1 - p0 + UNIT - 1) / UNIT, cols = units * UNIT, stride = (cols + UNIT) * L;
             for (int t0 = 0; t0 < x.rows; t0 += TILE_ROWS) {
                 if (x.rows - t0 == 1) {
                     loneRow(packed, t0, w, p0, p1, x, bias, out);
                     continue;
                 }
-                float[] lanes = lanes(TILE_ROWS * cols * L);
-                for (int u = 0; u < units; u++)
-                    tile(xs, packed.at(t0), packed.at(t0 + 1), w, p0 / UNIT + u, lanes, u * UNIT * L, (cols + u * UNIT) * L);
-                finish(lanes, TILE_ROWS, cols, x, t0, w, p0, p1, bias, out);
+                float[] lanes = lanes(TILE_ROWS * stride);
+                for (int c0 = 0; c0 < upper; c0 += CpuWeight.CHUNK)
+                    tile(xs, packed.at(t0) + c0, packed.at(t0 + 1) + c0, Math.min(CpuWeight.CHUNK, upper - c0), w.data, 2 * w.index(p0, c0),
+                            units, lanes, stride, c0 == 0);
+                finish(lanes, TILE_ROWS, cols, stride, x, t0, w, p0, p1, bias, out);
             }
         }
     }
 
     /**
-     * Two token rows (x from {@code x0} and {@code x1}, packed) against one unit of weight rows over all whole blocks
-     * of k, their eight sums each left in the lanes at {@code slot0} / {@code slot1}. A weight row past the end is
-     * the unit's zero padding.
+     * One chunk of {@code n} columns for two token rows (x from {@code x0} and {@code x1}, packed) against {@code units}
+     * units, whose blocks of the chunk are one run from byte {@code o0}: one loop, as for a lone row ({@link #chunk}),
+     * with 16 accumulators (each widened weight vector feeds two FMAs, each token vector eight). Token row 0's sums go
+     * on from lanes at 0, row 1's from lanes at {@code stride} — or from zero in the {@code first} chunk — and back to
+     * them; each row has one spare unit of lanes at its end, for the last reload.
      */
-    private static void tile(float[] xs, int x0, int x1, CpuWeight w, int unit, float[] lanes, int slot0, int slot1) {
+    private static void tile(float[] xs, int x0, int x1, int n, MemorySegment seg, long o0, int units, float[] lanes, int stride, boolean first) {
         var F = Simd.F;
         var I = Simd.I;
         var LE = Simd.LE;
-        int L = Simd.L, B = 2 * Simd.BLOCK;
-        MemorySegment seg = w.data;
-        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a04 = a00, a05 = a00, a06 = a00, a07 = a00,
-                a10 = a00, a11 = a00, a12 = a00, a13 = a00, a14 = a00, a15 = a00, a16 = a00, a17 = a00;
-        // within a chunk a unit's blocks are one run; chunk c starts c whole chunks of all units in, then the units before
-        int perChunk = CpuWeight.CHUNK / Simd.BLOCK, blocks = w.cols / Simd.BLOCK, upper = blocks * Simd.BLOCK;
-        long region = (long) (w.rows + UNIT - 1) / UNIT * perChunk * STEP, o = 0;
-        for (int kk = 0, b = 0, c = 0; kk < upper; kk += Simd.BLOCK, o += STEP, b--) {
-            if (b == 0) {
-                b = Math.min(perChunk, blocks - c * perChunk);
-                o = c++ * region + (long) unit * b * STEP;
-            }
+        int L = Simd.L, B = 2 * Simd.BLOCK, total = units * (n / Simd.BLOCK), kk = 0, s0 = 0, s1 = stride;
+        FloatVector z = FloatVector.zero(F), a00 = z, a01 = z, a02 = z, a03 = z, a04 = z, a05 = z, a06 = z, a07 = z,
+                a10 = z, a11 = z, a12 = z, a13 = z, a14 = z, a15 = z, a16 = z, a17 = z;
+        if (!first) {
+            a00 = FloatVector.fromArray(F, lanes, s0); a01 = FloatVector.fromArray(F, lanes, s0 + L); a02 = FloatVector.fromArray(F, lanes, s0 + 2 * L);
+            a03 = FloatVector.fromArray(F, lanes, s0 + 3 * L); a04 = FloatVector.fromArray(F, lanes, s0 + 4 * L); a05 = FloatVector.fromArray(F, lanes, s0 + 5 * L);
+            a06 = FloatVector.fromArray(F, lanes, s0 + 6 * L); a07 = FloatVector.fromArray(F, lanes, s0 + 7 * L);
+            a10 = FloatVector.fromArray(F, lanes, s1); a11 = FloatVector.fromArray(F, lanes, s1 + L); a12 = FloatVector.fromArray(F, lanes, s1 + 2 * L);
+            a13 = FloatVector.fromArray(F, lanes, s1 + 3 * L); a14 = FloatVector.fromArray(F, lanes, s1 + 4 * L); a15 = FloatVector.fromArray(F, lanes, s1 + 5 * L);
+            a16 = FloatVector.fromArray(F, lanes, s1 + 6 * L); a17 = FloatVector.fromArray(F, lanes, s1 + 7 * L);
+        }
+        for (int it = 0; it < total; it++) {
+            long o = o0 + it * STEP;
             FloatVector v0 = FloatVector.fromArray(F, xs, x0 + kk), v0h = FloatVector.fromArray(F, xs, x0 + kk + L),
                     v1 = FloatVector.fromArray(F, xs, x1 + kk), v1h = FloatVector.fromArray(F, xs, x1 + kk + L), e, d;
             IntVector p;
@@ -166,11 +174,27 @@ final class MatMul {
             p = IntVector.fromMemorySegment(I, seg, o + 7 * B, LE);
             e = p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(); d = p.and(0xFFFF0000).reinterpretAsFloats();
             a07 = v0h.fma(d, v0.fma(e, a07)); a17 = v1h.fma(d, v1.fma(e, a17));
+            kk += Simd.BLOCK;
+            if (kk == n) { // the unit's chunk is done: its sums back to the lanes, the next unit's out
+                a00.intoArray(lanes, s0); a01.intoArray(lanes, s0 + L); a02.intoArray(lanes, s0 + 2 * L); a03.intoArray(lanes, s0 + 3 * L);
+                a04.intoArray(lanes, s0 + 4 * L); a05.intoArray(lanes, s0 + 5 * L); a06.intoArray(lanes, s0 + 6 * L); a07.intoArray(lanes, s0 + 7 * L);
+                a10.intoArray(lanes, s1); a11.intoArray(lanes, s1 + L); a12.intoArray(lanes, s1 + 2 * L); a13.intoArray(lanes, s1 + 3 * L);
+                a14.intoArray(lanes, s1 + 4 * L); a15.intoArray(lanes, s1 + 5 * L); a16.intoArray(lanes, s1 + 6 * L); a17.intoArray(lanes, s1 + 7 * L);
+                s0 += UNIT * L;
+                s1 += UNIT * L;
+                kk = 0;
+                if (first) {
+                    a00 = a01 = a02 = a03 = a04 = a05 = a06 = a07 = a10 = a11 = a12 = a13 = a14 = a15 = a16 = a17 = z;
+                } else {
+                    a00 = FloatVector.fromArray(F, lanes, s0); a01 = FloatVector.fromArray(F, lanes, s0 + L); a02 = FloatVector.fromArray(F, lanes, s0 + 2 * L);
+                    a03 = FloatVector.fromArray(F, lanes, s0 + 3 * L); a04 = FloatVector.fromArray(F, lanes, s0 + 4 * L); a05 = FloatVector.fromArray(F, lanes, s0 + 5 * L);
+                    a06 = FloatVector.fromArray(F, lanes, s0 + 6 * L); a07 = FloatVector.fromArray(F, lanes, s0 + 7 * L);
+                    a10 = FloatVector.fromArray(F, lanes, s1); a11 = FloatVector.fromArray(F, lanes, s1 + L); a12 = FloatVector.fromArray(F, lanes, s1 + 2 * L);
+                    a13 = FloatVector.fromArray(F, lanes, s1 + 3 * L); a14 = FloatVector.fromArray(F, lanes, s1 + 4 * L); a15 = FloatVector.fromArray(F, lanes, s1 + 5 * L);
+                    a16 = FloatVector.fromArray(F, lanes, s1 + 6 * L); a17 = FloatVector.fromArray(F, lanes, s1 + 7 * L);
+                }
+            }
         }
-        a00.intoArray(lanes, slot0); a01.intoArray(lanes, slot0 + L); a02.intoArray(lanes, slot0 + 2 * L); a03.intoArray(lanes, slot0 + 3 * L);
-        a04.intoArray(lanes, slot0 + 4 * L); a05.intoArray(lanes, slot0 + 5 * L); a06.intoArray(lanes, slot0 + 6 * L); a07.intoArray(lanes, slot0 + 7 * L);
-        a10.intoArray(lanes, slot1); a11.intoArray(lanes, slot1 + L); a12.intoArray(lanes, slot1 + 2 * L); a13.intoArray(lanes, slot1 + 3 * L);
-        a14.intoArray(lanes, slot1 + 4 * L); a15.intoArray(lanes, slot1 + 5 * L); a16.intoArray(lanes, slot1 + 6 * L); a17.intoArray(lanes, slot1 + 7 * L);
     }
 
     /** Units of rows a lone token row takes through all the chunks before the next ones: their sums stay in L2. */
@@ -189,7 +213,7 @@ final class MatMul {
             Arrays.fill(lanes, 0, units * UNIT * L, 0f);
             for (int c0 = 0; c0 < upper; c0 += CpuWeight.CHUNK)
                 chunk(xp.data, xp.at(t) + c0, Math.min(CpuWeight.CHUNK, upper - c0), w.data, 2 * w.index(g0, c0), units, lanes);
-            finish(lanes, 1, g1 - g0, x, t, w, g0, g1, bias, out);
+            finish(lanes, 1, g1 - g0, 0, x, t, w, g0, g1, bias, out);
         }
     }
 
@@ -240,17 +264,17 @@ final class MatMul {
     }
 
     /**
-     * Writes out[t0 + i, r + j] for a tile's {@code rows} x {@code cols} accumulators in {@code lanes} (row-major):
-     * lanes summed, then the tail past the last whole block, then the bias. Rows past the end of x, and weight rows
+     * Writes out[t0 + i, r + j] for {@code rows} x {@code cols} accumulators in {@code lanes} (token row i's from
+     * i·{@code stride}, one weight row after another): lanes summed, then the tail past the last whole block, then the bias. Rows past the end of x, and weight rows
      * past {@code rEnd} (a tile's clamped token rows, a unit's padding), are not written.
      */
-    private static void finish(float[] lanes, int rows, int cols, CpuMat x, int t0, CpuWeight w, int r, int rEnd, float[] bias, CpuMat out) {
+    private static void finish(float[] lanes, int rows, int cols, int stride, CpuMat x, int t0, CpuWeight w, int r, int rEnd, float[] bias, CpuMat out) {
         int k = w.cols, tail = k - k % Simd.BLOCK;
         for (int i = 0; i < rows && t0 + i < x.rows; i++) {
             int t = t0 + i, oa = out.at(t);
             for (int j = 0; j < cols && r + j < rEnd; j++) {
                 int row = r + j;
-                float s = tail(Simd.sum(FloatVector.fromArray(Simd.F, lanes, (i * cols + j) * Simd.L)), x, t, w, row, tail);
+                float s = tail(Simd.sum(FloatVector.fromArray(Simd.F, lanes, i * stride + j * Simd.L)), x, t, w, row, tail);
                 out.data[oa + row] = bias == null ? s : s + bias[row];
             }
         }

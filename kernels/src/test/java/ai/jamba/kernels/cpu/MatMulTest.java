@@ -37,12 +37,13 @@ class MatMulTest {
 
     /**
      * Shapes with ragged edges: weight rows not a multiple of the tile, k not a multiple of the vector, k over two
-     * chunks of the blocked layout (the last one short) against more units than a lone row takes at once.
+     * chunks of the blocked layout (the last one short) against more units than a lone row takes at once, and pairs of
+     * token rows over more than one panel of weight rows.
      */
     @ParameterizedTest(name = "{0} {1} x {2}, {3} token rows")
     @CsvSource({"BF16, 37, 83, 1", "BF16, 64, 160, 9", "BF16, 300, 512, 6", "F32, 37, 83, 5", "F32, 19, 256, 1",
             "F16, 21, 100, 7", "I8, 33, 96, 3", "BF16, 4096, 64, 2",
-            "BF16, 45, 1100, 3", "BF16, 600, 1100, 1"})
+            "BF16, 45, 1100, 3", "BF16, 600, 1100, 1", "BF16, 45, 1100, 11", "BF16, 1000, 1100, 5"})
     void matchesFloat64AndEveryRowIsTheSameAlone(DType dtype, int n, int k, int t) {
         Random r = new Random(n * 31L + k);
         float[] wf = new float[n * k];
