@@ -128,7 +128,9 @@ final class MatMul {
      * units, whose blocks of the chunk are one run from byte {@code o0}: one loop, as for a lone row ({@link #chunk}),
      * with 16 accumulators (each widened weight vector feeds two FMAs, each token vector eight). Token row 0's sums go
      * on from lanes at 0, row 1's from lanes at {@code stride} — or from zero in the {@code first} chunk — and back to
-     * them; each row has one spare unit of lanes at its end, for the last reload.
+     * them; each row has one spare unit of lanes at its end, for the last reload. (The sums are loaded before the loop
+     * and again where a unit ends, not once where each starts: a test at the top of the loop made pairs from memory 8%
+     * slower, 118 against 129 GFLOP/s.)
      */
     private static void tile(float[] xs, int x0, int x1, int n, MemorySegment seg, long o0, int units, float[] lanes, int stride, boolean first) {
         var F = Simd.F;
