@@ -25,6 +25,10 @@ import java.util.Arrays;
  * (16 accumulators: each widened weight vector feeds two FMAs, each token vector eight). The first pair reads the
  * panel from memory: one sequential run per chunk streams 40% faster than a unit over all of k at a time, which
  * jumped from chunk to chunk (bench/README.md, "Batch 8").
+ * A bf16 weight packed in 12 bits ({@link PackedBf16}, opt-in) takes the same paths with its own kernels: a lone row
+ * widens each block in registers ({@link #packedChunk}, quads of rows); more rows widen each panel to bf16 once
+ * ({@link PackedBf16#unpack}) for the tiles; the weights outside the packing's 16 binades are added last
+ * ({@link PackedBf16#fix}).
  * Other dtypes (float32 fixtures, f16, int8 experts), and rows shorter than one block, take one dot product at a time.
  *
  * <p>A bf16 block of {@link Simd#BLOCK} weights is one load of L ints, each an even element in its low half and

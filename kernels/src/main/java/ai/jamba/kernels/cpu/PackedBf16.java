@@ -33,7 +33,7 @@ final class PackedBf16 {
     static final int QUAD = 4;
     /** Bytes of one record: QUAD rows x BLOCK weights x 12 bits. */
     static final int RECORD = QUAD * Simd.BLOCK * 3 / 2;
-    /** At most this share of weights outside the 16 exponents (their corrections cost a multiply-add each, scalar). */
+    /** At most this share of weights outside the 16 exponents (each costs a scalar multiply-add per token row). */
     private static final double MAX_EXCEPTIONS = 1.0 / 500;
 
     final int rows, cols, paddedRows, upper;
@@ -45,10 +45,10 @@ final class PackedBf16 {
     final IntVector lut;
     /** Row r's exceptions are entries fixStart[r] .. fixStart[r+1]-1: row, column, and the weight (stored as +0). */
     private final int[] fixStart, fixRow, fixCol;
-    private final float[] fixDelta;
+    private final float[] fixWeight;
     private final int[] lutInts;
 
-    private PackedBf16(int rows, int cols, MemorySegment data, MemorySegment tail, int[] lutInts, int[] fixStart, int[] fixRow, int[] fixCol, float[] fixDelta) {
+    private PackedBf16(int rows, int cols, MemorySegment data, MemorySegment tail, int[] lutInts, int[] fixStart, int[] fixRow, int[] fixCol, float[] fixWeight) {
         this.rows = rows;
         this.cols = cols;
         this.paddedRows = (rows + CpuWeight.UNIT - 1) / CpuWeight.UNIT * CpuWeight.UNIT;
@@ -60,7 +60,7 @@ final class PackedBf16 {
         this.fixStart = fixStart;
         this.fixRow = fixRow;
         this.fixCol = fixCol;
-        this.fixDelta = fixDelta;
+        this.fixWeight = fixWeight;
     }
 
     /** Byte offset of the record of quad {@code r / QUAD} (r a multiple of QUAD) for the block holding column c. */
@@ -71,7 +71,7 @@ final class PackedBf16 {
         return chunkAt + ((long) (r / QUAD) * inChunk + block % perChunk) * RECORD;
     }
 
-    /** Bytes resident: the records, the bf16 tail, the corrections. */
+    /** Bytes resident: the records, the bf16 tail, the exceptions. */
     long bytes() {
         return data.byteSize() + tail.byteSize() + 12L * fixCol.length + 4L * fixStart.length;
     }
@@ -83,19 +83,19 @@ final class PackedBf16 {
         long record = at(r - q, c);
         int mantissa = data.get(ValueLayout.JAVA_BYTE, record + (q / 2) * 64L + 4L * j + (q % 2) * 2 + odd) & 0xff;
         int nibble = (data.get(ValueLayout.JAVA_BYTE, record + 2 * 64L + 4L * j + q) >>> (4 * odd)) & 0xf;
-        for (int i = fixStart[r]; i < fixStart[r + 1]; i++) if (fixCol[i] == c) return fixDelta[i];
+        for (int i = fixStart[r]; i < fixStart[r + 1]; i++) if (fixCol[i] == c) return fixWeight[i];
         return Float.intBitsToFloat(mantissa << 16 | lutInts[nibble]);
     }
 
     /**
-     * Adds the corrections of rows [r0, r1) to out (x · the weights as stored, bias included), row by row, each row's
-     * in column order, so a row comes out the same whatever the tile or batch that computed its sum.
+     * Adds the exceptions of rows [r0, r1), x · weight, to out (x · the weights as stored, bias included): row by row,
+     * each row's in column order, so a row comes out the same whatever the tile or batch that computed its sum.
      */
     void fix(CpuMat x, CpuMat out, int r0, int r1) {
         for (int t = 0; t < x.rows; t++) {
             int xa = x.at(t), oa = out.at(t);
             for (int i = fixStart[Math.min(r0, rows)], end = fixStart[Math.min(r1, rows)]; i < end; i++)
-                out.data[oa + fixRow[i]] += x.data[xa + fixCol[i]] * fixDelta[i];
+                out.data[oa + fixRow[i]] += x.data[xa + fixCol[i]] * fixWeight[i];
         }
     }
 
@@ -130,13 +130,13 @@ final class PackedBf16 {
         int[] lut = new int[16];
         for (int n = 1; n < 16; n++) lut[n] = (n >>> 3) << 31 | (base / 2 + (n & 7)) << 24; // lut[0] = 0: an exception reads +0
         int[] fixStart = new int[rows + 1], fixRow = new int[(int) exceptions], fixCol = new int[(int) exceptions];
-        float[] fixDelta = new float[(int) exceptions];
+        float[] fixWeight = new float[(int) exceptions];
         int fixes = 0;
 
         int paddedRows = (rows + CpuWeight.UNIT - 1) / CpuWeight.UNIT * CpuWeight.UNIT, perChunk = CpuWeight.CHUNK / Simd.BLOCK;
         MemorySegment data = WeightMemory.allocate((long) paddedRows / QUAD * (upper / Simd.BLOCK) * RECORD);
         MemorySegment tail = WeightMemory.allocate(Math.max(2L, 2L * rows * tailCols));
-        PackedBf16 p = new PackedBf16(rows, cols, data, tail, lut, fixStart, fixRow, fixCol, fixDelta);
+        PackedBf16 p = new PackedBf16(rows, cols, data, tail, lut, fixStart, fixRow, fixCol, fixWeight);
         byte[] mantissas = new byte[QUAD * upper], nibbles = new byte[QUAD * upper];
         byte[] record = new byte[RECORD];
         for (int q0 = 0; q0 < paddedRows; q0 += QUAD) {
@@ -151,7 +151,7 @@ final class PackedBf16 {
                     if (code < 0 || code > 15 || (bits >>> 15 == 0 && code < 2)) { // stored as +0, the weight is the correction
                         fixRow[fixes] = r;
                         fixCol[fixes] = c;
-                        fixDelta[fixes++] = Float.intBitsToFloat(bits << 16);
+                        fixWeight[fixes++] = Float.intBitsToFloat(bits << 16);
                         code = 0;
                         bits = 0;
                     }
@@ -180,7 +180,7 @@ final class PackedBf16 {
 
     /**
      * Rows [r0, r1) (r0 a multiple of {@link CpuWeight#UNIT}) into {@code dst} in the blocked bf16 layout of an
-     * (r1 - r0)-row matrix, as stored (the corrections are {@link #fix}'s, as for a lone row).
+     * (r1 - r0)-row matrix, as stored (the exceptions are {@link #fix}'s, as for a lone row).
      */
     void unpack(int r0, int r1, MemorySegment dst) {
         var I = Simd.I;
