@@ -3,12 +3,13 @@
 # bandwidth jumps between two levels, so only neighbouring runs compare). Needs llama.cpp set up as
 # ../shared/peers/llamacpp/README.md says (node-llama-cpp in /tmp/peer-npm, GGUF files in /tmp/peer-gguf).
 # usage: bench/cpu/side-by-side.sh OUTDIR [ROUNDS]      Run from the repo root.
-# FIRST=N numbers the rounds from N (to add rounds to a folder); F16=0 skips llama.cpp's F16 runs.
+# FIRST=N numbers the rounds from N (to add rounds to a folder); F16=0 skips llama.cpp's F16 runs; OURS=--pack
+# passes options to ours (bf16 packed in 12 bits).
 set -uo pipefail
 OUT=${1:?usage: side-by-side.sh OUTDIR [ROUNDS]}; ROUNDS=${2:-2}; ONLY=${ONLY:-3b,demo}  # ONLY=demo: the demo model alone
 PEER=${PEER:-../shared/peers/llamacpp}; GGUF=${GGUF:-/tmp/peer-gguf}
 mkdir -p "$OUT"
-ours() { ./jamba bench cpu --json "$@"; }
+ours() { ./jamba bench cpu --json ${OURS:-} "$@"; }
 llama() { node "$PEER/run.mjs" bench "$@"; }
 FIRST=${FIRST:-1}
 for r in $(seq "$FIRST" $((FIRST + ROUNDS - 1))); do

@@ -19,7 +19,7 @@ import java.util.Locale;
 import java.util.SplittableRandom;
 
 /**
- * {@code jamba bench cpu [--model DIR] [--threads N] [--json]}: prefill and decode speed of the CPU backend, measured
+ * {@code jamba bench cpu [--model DIR] [--threads N] [--pack] [--json]}: prefill and decode speed of the CPU backend, measured
  * as ../shared/peers/llamacpp/run.mjs measures llama.cpp, so the two compare side by side:
  * <ul>
  *   <li>prefill: one 512-token prompt in one forward step, tokens/s and GFLOP/s (2 per weight per token) against
@@ -32,28 +32,30 @@ import java.util.SplittableRandom;
  * </ul>
  * Without {@code --model} it times the jamba-3b-dense shape with random bf16 weights made in memory. Progress, the
  * report and a per-op breakdown of a decode step go to stderr; {@code --json} prints one line of results on stdout.
+ * {@code --pack} packs the bf16 matrices in 12 bits ({@code jamba.cpu.pack}, see Backends.CPU_PACK).
  */
 public final class CpuBench {
     private CpuBench() {}
 
     private static final int PREFILL_TOKENS = 512, PROMPT_TOKENS = 64, DECODE_STEPS = 32, BATCH = 8, REPS = 3;
 
-    private record Options(Path model, int threads, boolean json) {
+    private record Options(Path model, int threads, boolean pack, boolean json) {
         static Options parse(String[] args) {
             Path model = null;
             int threads = 0;
-            boolean json = false;
+            boolean json = false, pack = false;
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
                     case "--model" -> model = Path.of(value(args, ++i, "--model"));
                     case "--threads" -> threads = Integer.parseInt(value(args, ++i, "--threads"));
                     case "--json" -> json = true;
+                    case "--pack" -> pack = true;
                     case "-h", "--help" -> throw new IllegalArgumentException(USAGE);
                     default -> throw new IllegalArgumentException("unknown option " + args[i] + "\n" + USAGE);
                 }
             }
             if (threads < 0) throw new IllegalArgumentException("--threads must be >= 1 (or 0 for one per core)");
-            return new Options(model, threads, json);
+            return new Options(model, threads, pack, json);
         }
 
         private static String value(String[] args, int i, String option) {
@@ -62,7 +64,7 @@ public final class CpuBench {
         }
     }
 
-    private static final String USAGE = "usage: jamba bench cpu [--model DIR] [--threads N] [--json]";
+    private static final String USAGE = "usage: jamba bench cpu [--model DIR] [--threads N] [--pack] [--json]";
 
     public static void main(String[] args) {
         Options o;
@@ -81,23 +83,23 @@ public final class CpuBench {
     }
 
     /** What one run measured; the JSON line has the fields of issue 3, in its order. */
-    private record Results(String shape, int threads, long params, long bytesPerToken, double readGBs, double fmaPeak,
+    private record Results(String shape, int threads, boolean packed, long params, long bytesPerToken, double readGBs, double fmaPeak,
                            double prefill, double prefillGflops, double decode1, double decode8) {
         double roofline() {
             return decode1 * bytesPerToken / (readGBs * 1e9);
         }
 
         String summary() {
-            return String.format("%s, %d threads: prefill %.2f tok/s (%.0f GFLOP/s, %.0f%% of the FMA peak %.0f), decode b1 %.2f tok/s, "
-                            + "b%d %.2f tok/s (%.1fx b1), roofline b1 %.2f (of %.1f GB/s)", shape, threads, prefill, prefillGflops,
+            return String.format("%s%s, %d threads: prefill %.2f tok/s (%.0f GFLOP/s, %.0f%% of the FMA peak %.0f), decode b1 %.2f tok/s, "
+                            + "b%d %.2f tok/s (%.1fx b1), roofline b1 %.2f (of %.1f GB/s)", shape, packed ? " (bf16 packed in 12 bits)" : "", threads, prefill, prefillGflops,
                     100 * prefillGflops / fmaPeak, fmaPeak, decode1, BATCH, decode8, decode8 / decode1, roofline(), readGBs);
         }
 
         String json() {
             return String.format(Locale.ROOT, "{\"shape\":\"%s\",\"params\":%d,\"weight_bytes_per_token\":%d,\"read_gb_s\":%.2f,"
                             + "\"prefill_tok_s\":%.3f,\"prefill_gflop_s\":%.2f,\"decode_tok_s_b1\":%.3f,\"decode_tok_s_b8\":%.3f,"
-                            + "\"roofline_ratio_b1\":%.3f}", shape, params, bytesPerToken, readGBs, prefill, prefillGflops, decode1,
-                    decode8, roofline());
+                            + "\"roofline_ratio_b1\":%.3f,\"bf16_packed\":%b}", shape, params, bytesPerToken, readGBs, prefill, prefillGflops, decode1,
+                    decode8, roofline(), packed);
         }
     }
 
@@ -106,7 +108,7 @@ public final class CpuBench {
         TensorSource source = o.model == null ? RandomWeights.jamba3bDense() : Checkpoint.open(o.model);
         String shape = o.model == null ? ((RandomWeights) source).shape() : o.model.getFileName().toString();
         int threads = o.threads > 0 ? o.threads : CpuBackend.defaultThreads();
-        try (OpProfile backend = new OpProfile(new CpuBackend(threads));
+        try (OpProfile backend = new OpProfile(new CpuBackend(threads, o.pack()));
              MachineProbe probe = new MachineProbe(threads)) {
             log("backend " + backend.describe());
             log((o.model == null ? "building " : "loading ") + source.origin());
@@ -116,7 +118,7 @@ public final class CpuBench {
             log(String.format("  %.2f B parameters, %.2f GB of weights, %.2f GB read per decoded token (%.1f s)",
                     model.parameters() / 1e9, model.weightBytes() / 1e9, model.weightBytesPerToken() / 1e9, (System.nanoTime() - t0) / 1e9));
             try {
-                Results r = measure(model, backend, probe, shape, threads);
+                Results r = measure(model, backend, probe, shape, threads, o.pack());
                 log(r.summary());
                 return o.json ? r.json() : r.summary();
             } finally {
@@ -126,7 +128,7 @@ public final class CpuBench {
     }
 
     /** The timed runs, the probes beside them, and the per-op breakdowns (to stderr). */
-    private static Results measure(JambaModel model, OpProfile backend, MachineProbe probe, String shape, int threads) {
+    private static Results measure(JambaModel model, OpProfile backend, MachineProbe probe, String shape, int threads, boolean packed) {
         List<Double> bandwidth = new ArrayList<>();
         bandwidth.add(probe.readGBs(5));
         double peak = probe.fmaGflops(); // a capability: the best sample counts (others ran on our cores at times)
@@ -173,7 +175,7 @@ public final class CpuBench {
         backend.report(steps, CpuBench::log);
 
         double pre = MachineProbe.median(prefill);
-        return new Results(shape, threads, model.parameters(), model.weightBytesPerToken(),
+        return new Results(shape, threads, packed, model.parameters(), model.weightBytesPerToken(),
                 MachineProbe.median(bandwidth.stream().mapToDouble(Double::doubleValue).toArray()), peak,
                 pre, 2.0 * model.parametersPerToken() * pre / 1e9, MachineProbe.median(b1), MachineProbe.median(b8));
     }

@@ -33,6 +33,7 @@ final class CpuRoundsPlot {
     static void write(Path dir) throws IOException {
         ObjectMapper json = new ObjectMapper();
         List<double[]> rows = new ArrayList<>(); // round, ours prefill, b1, b8, llama prefill, llama b1
+        boolean packed = false; // any round run with bf16 packed in 12 bits (jamba bench cpu --pack)
         try (var files = Files.list(dir)) {
             for (Path f : (Iterable<Path>) files.sorted()::iterator) {
                 Matcher m = OURS.matcher(f.getFileName().toString());
@@ -41,6 +42,7 @@ final class CpuRoundsPlot {
                 JsonNode ours = json.readTree(f.toFile()), llama = null;
                 for (String line : Files.readAllLines(peer)) if (line.startsWith("{")) llama = json.readTree(line);
                 if (llama == null) continue; // a llama.cpp run that failed
+                packed |= ours.path("bf16_packed").asBoolean(false);
                 rows.add(new double[]{Integer.parseInt(m.group(1)), ours.get("prefill_tok_s").asDouble(), ours.get("decode_tok_s_b1").asDouble(),
                         ours.get("decode_tok_s_b8").asDouble(), llama.get("pp_tok_s").get("median").asDouble(),
                         llama.get("tg_tok_s").get("median").asDouble()});
@@ -55,7 +57,8 @@ final class CpuRoundsPlot {
             three[i] = 3;
             f16[i] = LLAMA_F16_PREFILL;
         }
-        String sub = "jamba-3b-dense, random bf16 weights, 2 threads; each round ours then llama.cpp, medians of 3 runs";
+        String sub = "jamba-3b-dense, random bf16 weights" + (packed ? " (ours packed in 12 bits, lossless)" : "")
+                + ", 2 threads; each round ours then llama.cpp, medians of 3 runs";
         new Chart("CPU decode, batch 1: ours vs llama.cpp BF16, round by round", "round", "tokens/s", false, false).subtitle(sub)
                 .add(new Chart.Series("this engine", Chart.OURS, round, b1, false))
                 .add(new Chart.Series("llama.cpp BF16", Chart.PEER, round, llamaB1, false))

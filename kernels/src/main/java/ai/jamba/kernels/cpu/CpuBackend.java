@@ -24,9 +24,17 @@ public final class CpuBackend implements Backend {
     private final Scratch scratch = new Scratch();
     private final MixtureOfExperts moe;
 
+    /** Whether bf16 matrices are packed in 12 bits ({@link PackedBf16}): faster single-token decoding, slower batches. */
+    private final boolean packBf16;
+
     public CpuBackend(int threads) {
+        this(threads, false);
+    }
+
+    public CpuBackend(int threads, boolean packBf16) {
         this.pool = new Parallel(threads);
         this.moe = new MixtureOfExperts(pool, scratch);
+        this.packBf16 = packBf16;
     }
 
     /** Threads by default: one per core. */
@@ -38,7 +46,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String describe() {
-        return "cpu: " + pool.threads() + " threads, " + Simd.F.vectorBitSize() + "-bit SIMD (" + Simd.L + " float lanes)";
+        return "cpu: " + pool.threads() + " threads, " + Simd.F.vectorBitSize() + "-bit SIMD (" + Simd.L + " float lanes)"
+                + (packBf16 ? ", bf16 weights packed in 12 bits" : "");
     }
 
     public int threads() {
@@ -49,12 +58,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Weight weight(HostTensor tensor) {
-        return CpuWeight.of(tensor);
+        return CpuWeight.of(tensor, packBf16);
     }
 
     @Override
     public Experts experts(HostTensor router, List<HostTensor> gate, List<HostTensor> up, List<HostTensor> down, int topK, boolean int8) {
-        return new CpuExperts(router, gate, up, down, topK, int8);
+        return new CpuExperts(router, gate, up, down, topK, int8, packBf16);
     }
 
     @Override
@@ -108,7 +117,7 @@ public final class CpuBackend implements Backend {
             int id = ids[t];
             if (id < 0 || id >= w.rows) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + w.rows + ")");
             int at = o.at(t), c = 0;
-            for (; c <= w.cols - Simd.L; c += Simd.L) {
+            for (; w.packed == null && c <= w.cols - Simd.L; c += Simd.L) { // a packed row: element by element, below
                 FloatVector v = Simd.widen(w, w.index(id, c)); // L elements in a row never straddle a block
                 (w.scales == null ? v : v.mul(w.scales[id])).intoArray(o.data, at + c);
             }

@@ -15,15 +15,15 @@ final class CpuExperts implements Experts {
     final CpuWeight[] gate, up, down;
     final int topK;
 
-    CpuExperts(HostTensor router, List<HostTensor> gate, List<HostTensor> up, List<HostTensor> down, int topK, boolean int8) {
+    CpuExperts(HostTensor router, List<HostTensor> gate, List<HostTensor> up, List<HostTensor> down, int topK, boolean int8, boolean pack) {
         int e = (int) router.rows();
         if (gate.size() != e || up.size() != e || down.size() != e)
             throw new IllegalArgumentException(router.name() + ": router has " + e + " experts but " + gate.size() + "/" + up.size() + "/" + down.size() + " gate/up/down weights were given");
         if (topK < 1 || topK > e) throw new IllegalArgumentException("top-k " + topK + " is not between 1 and " + e + " experts");
-        this.router = CpuWeight.of(router);
-        this.gate = gate.stream().map(t -> int8 ? quantize(t) : CpuWeight.of(t)).toArray(CpuWeight[]::new);
-        this.up = up.stream().map(t -> int8 ? quantize(t) : CpuWeight.of(t)).toArray(CpuWeight[]::new);
-        this.down = down.stream().map(t -> int8 ? quantize(t) : CpuWeight.of(t)).toArray(CpuWeight[]::new);
+        this.router = CpuWeight.of(router, pack);
+        this.gate = gate.stream().map(t -> int8 ? quantize(t) : CpuWeight.of(t, pack)).toArray(CpuWeight[]::new);
+        this.up = up.stream().map(t -> int8 ? quantize(t) : CpuWeight.of(t, pack)).toArray(CpuWeight[]::new);
+        this.down = down.stream().map(t -> int8 ? quantize(t) : CpuWeight.of(t, pack)).toArray(CpuWeight[]::new);
         this.topK = topK;
     }
 

@@ -37,8 +37,10 @@ final class CpuWeight implements Weight {
     final DType dtype;
     final int rows, cols;
     final MemorySegment data;
-    /** Whether {@link #data} is in the blocked layout (else row-major). */
+    /** Whether the matrix product takes its tiles ({@link #data} blocked, or packed). */
     final boolean blocked;
+    /** The 12-bit lossless packing of a bf16 matrix ({@link #data} is its records), or null. */
+    final PackedBf16 packed;
     /** Per-row scales of an I8 weight, else null. */
     final float[] scales;
     /** Values derived from this weight that ops reuse (float32 copies of small vectors, the scan's A). */
@@ -50,6 +52,10 @@ final class CpuWeight implements Weight {
     }
 
     private CpuWeight(String name, DType dtype, int rows, int cols, MemorySegment data, float[] scales, boolean blocked) {
+        this(name, dtype, rows, cols, data, scales, blocked, null);
+    }
+
+    private CpuWeight(String name, DType dtype, int rows, int cols, MemorySegment data, float[] scales, boolean blocked, PackedBf16 packed) {
         this.name = name;
         this.dtype = dtype;
         this.rows = rows;
@@ -57,14 +63,24 @@ final class CpuWeight implements Weight {
         this.data = data;
         this.scales = scales;
         this.blocked = blocked;
+        this.packed = packed;
     }
 
     /** A host tensor's weight: bf16 matrices copied into the blocked layout, anything else as it is. */
     static CpuWeight of(HostTensor t) {
+        return of(t, false);
+    }
+
+    /** {@link #of(HostTensor)}, with bf16 matrices packed in 12 bits where that is exact ({@link PackedBf16}) if {@code pack}. */
+    static CpuWeight of(HostTensor t, boolean pack) {
         long rows = t.rows(), cols = t.cols();
         if (rows > Integer.MAX_VALUE || cols > Integer.MAX_VALUE)
             throw new IllegalArgumentException(t.name() + ": " + rows + " x " + cols + " is too large for one matrix");
-        if (t.dtype() == DType.BF16 && cols >= Simd.BLOCK) return blocked(t.name(), (int) rows, (int) cols, t.data());
+        if (t.dtype() == DType.BF16 && cols >= Simd.BLOCK) {
+            PackedBf16 p = pack ? PackedBf16.pack((int) rows, (int) cols, t.data()) : null;
+            if (p != null) return new CpuWeight(t.name(), DType.BF16, (int) rows, (int) cols, p.data, null, true, p);
+            return blocked(t.name(), (int) rows, (int) cols, t.data());
+        }
         return new CpuWeight(t.name(), t.dtype(), (int) rows, (int) cols, t.data(), null);
     }
 
@@ -87,7 +103,7 @@ final class CpuWeight implements Weight {
     }
 
     /** Where whole block {@code block} of row r starts in the blocked layout of a rows x cols matrix, in elements. */
-    private static long blockAt(int rows, int cols, int r, int block) {
+    static long blockAt(int rows, int cols, int r, int block) {
         int blocks = cols / Simd.BLOCK, perChunk = CHUNK / Simd.BLOCK, c = block / perChunk;
         int inChunk = Math.min(perChunk, blocks - c * perChunk);
         long units = (rows + UNIT - 1) / UNIT, chunkAt = c * units * UNIT * CHUNK; // every earlier chunk is whole
@@ -100,6 +116,7 @@ final class CpuWeight implements Weight {
      * within a chunk, and the units of a chunk.
      */
     long index(int r, int c) {
+        if (packed != null) throw new IllegalStateException(name + " is packed: its elements have no index");
         if (!blocked) return (long) r * cols + c;
         int blocks = cols / Simd.BLOCK;
         if (c >= blocks * Simd.BLOCK) {
@@ -124,9 +141,14 @@ final class CpuWeight implements Weight {
         };
     }
 
+    /** Element (r, c) as float32, before any int8 row scale. */
+    float stored(int r, int c) {
+        return packed != null ? packed.get(r, c) : raw(index(r, c));
+    }
+
     /** Element (r, c) as float32 (slow path: small vectors). */
     float get(int r, int c) {
-        float v = raw(index(r, c));
+        float v = stored(r, c);
         return scales == null ? v : v * scales[r];
     }
 
@@ -154,6 +176,7 @@ final class CpuWeight implements Weight {
 
     @Override
     public long bytes() {
+        if (packed != null) return packed.bytes();
         return (long) rows * cols * dtype.bytes + (scales == null ? 0 : 4L * scales.length);
     }
 }

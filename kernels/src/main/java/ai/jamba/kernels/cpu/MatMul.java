@@ -5,6 +5,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
@@ -24,6 +25,10 @@ import java.util.Arrays;
  * (16 accumulators: each widened weight vector feeds two FMAs, each token vector eight). The first pair reads the
  * panel from memory: one sequential run per chunk streams 40% faster than a unit over all of k at a time, which
  * jumped from chunk to chunk (bench/README.md, "Batch 8").
+ * A bf16 weight packed in 12 bits ({@link PackedBf16}, opt-in) takes the same paths with its own kernels: a lone row
+ * widens each block in registers ({@link #packedChunk}, quads of rows); more rows widen each panel to bf16 once
+ * ({@link PackedBf16#unpack}) for the tiles; the weights outside the packing's 16 binades are added last
+ * ({@link PackedBf16#fix}).
  * Other dtypes (float32 fixtures, f16, int8 experts), and rows shorter than one block, take one dot product at a time.
  *
  * <p>A bf16 block of {@link Simd#BLOCK} weights is one load of L ints, each an even element in its low half and
@@ -101,14 +106,26 @@ final class MatMul {
             for (int t = 0; t < x.rows; t++) for (int r = n0; r < n1; r++) out.data[out.at(t) + r] = dot(x, t, w, r, bias);
             return;
         }
-        if (x.rows == 1) {
-            loneRow(packed, 0, w, n0, n1, x, bias, out);
-            return;
-        }
+        if (x.rows == 1) loneRow(packed, 0, w, n0, n1, x, bias, out);
+        else tiles(x, packed, w, bias, out, n0, n1);
+        if (w.packed != null) w.packed.fix(x, out, n0, n1);
+    }
+
+    /** {@link #rows} for more than one token row: panels of weight rows against pairs of token rows. */
+    private static void tiles(CpuMat x, CpuMat packed, CpuWeight w, float[] bias, CpuMat out, int n0, int n1) {
         int panel = Math.max(UNIT, PANEL_BYTES / (2 * w.cols) / UNIT * UNIT), L = Simd.L, upper = w.cols - w.cols % Simd.BLOCK;
         float[] xs = packed.data;
         for (int p0 = n0; p0 < n1; p0 += panel) { // a panel meets every pair of token rows while it is in L2
             int p1 = Math.min(n1, p0 + panel), units = (p1 - p0 + UNIT - 1) / UNIT, cols = units * UNIT, stride = (cols + UNIT) * L;
+            // a packed panel is widened to bf16 once, for all the pairs; rows of seg are w's from row seg0
+            MemorySegment seg = w.data;
+            int segRows = w.rows, seg0 = 0;
+            if (w.packed != null) {
+                seg = panelScratch(2L * cols * upper);
+                w.packed.unpack(p0, p1, seg);
+                segRows = p1 - p0;
+                seg0 = p0;
+            }
             for (int t0 = 0; t0 < x.rows; t0 += TILE_ROWS) {
                 if (x.rows - t0 == 1) {
                     loneRow(packed, t0, w, p0, p1, x, bias, out);
@@ -116,11 +133,20 @@ final class MatMul {
                 }
                 float[] lanes = lanes(TILE_ROWS * stride);
                 for (int c0 = 0; c0 < upper; c0 += CpuWeight.CHUNK)
-                    tile(xs, packed.at(t0) + c0, packed.at(t0 + 1) + c0, Math.min(CpuWeight.CHUNK, upper - c0), w.data, 2 * w.index(p0, c0),
-                            units, lanes, stride, c0 == 0);
+                    tile(xs, packed.at(t0) + c0, packed.at(t0 + 1) + c0, Math.min(CpuWeight.CHUNK, upper - c0), seg,
+                            2 * CpuWeight.blockAt(segRows, w.cols, p0 - seg0, c0 / Simd.BLOCK), units, lanes, stride, c0 == 0);
                 finish(lanes, TILE_ROWS, cols, stride, x, t0, w, p0, p1, bias, out);
             }
         }
+    }
+
+    /** Per thread: where a packed weight's panel is widened to bf16 (native memory, as the weights: one type for the JIT). */
+    private static final ThreadLocal<MemorySegment[]> PANEL = ThreadLocal.withInitial(() -> new MemorySegment[]{MemorySegment.NULL});
+
+    private static MemorySegment panelScratch(long bytes) {
+        MemorySegment[] holder = PANEL.get();
+        if (holder[0].byteSize() < bytes) holder[0] = Arena.ofAuto().allocate(Math.max(bytes, PANEL_BYTES), 64);
+        return holder[0];
     }
 
     /**
@@ -213,8 +239,11 @@ final class MatMul {
         for (int g0 = n0; g0 < n1; g0 += GROUP * UNIT) {
             int g1 = Math.min(n1, g0 + GROUP * UNIT), units = (g1 - g0 + UNIT - 1) / UNIT;
             Arrays.fill(lanes, 0, units * UNIT * L, 0f);
-            for (int c0 = 0; c0 < upper; c0 += CpuWeight.CHUNK)
-                chunk(xp.data, xp.at(t) + c0, Math.min(CpuWeight.CHUNK, upper - c0), w.data, 2 * w.index(g0, c0), units, lanes);
+            for (int c0 = 0; c0 < upper; c0 += CpuWeight.CHUNK) {
+                int n = Math.min(CpuWeight.CHUNK, upper - c0);
+                if (w.packed != null) packedChunk(xp.data, xp.at(t) + c0, n, w.packed.data, w.packed.at(g0, c0), units * UNIT / PackedBf16.QUAD, lanes, w.packed.lut);
+                else chunk(xp.data, xp.at(t) + c0, n, w.data, 2 * w.index(g0, c0), units, lanes);
+            }
             finish(lanes, 1, g1 - g0, 0, x, t, w, g0, g1, bias, out);
         }
     }
@@ -266,6 +295,47 @@ final class MatMul {
     }
 
     /**
+     * {@link #chunk} for a {@link PackedBf16} weight: {@code quads} quads of rows, each block of each row widened from
+     * its record (a mask or shift of the mantissa bytes, a table lookup of the nibbles, an OR: see PackedBf16) into the
+     * same float32s that bf16 would give, then the same FMAs in the same order. Quads, not units of eight rows: with
+     * the widening, eight rows' loop grew past what the JIT inlines in one method (a 10x slower loop).
+     */
+    private static void packedChunk(float[] xs, int x0, int n, MemorySegment seg, long o0, int quads, float[] lanes, IntVector lut) {
+        var F = Simd.F;
+        var I = Simd.I;
+        var LE = Simd.LE;
+        int L = Simd.L, M = 0x00FF0000, total = quads * (n / Simd.BLOCK), kk = 0, slot = 0;
+        FloatVector a0 = FloatVector.fromArray(F, lanes, 0), a1 = FloatVector.fromArray(F, lanes, L), a2 = FloatVector.fromArray(F, lanes, 2 * L),
+                a3 = FloatVector.fromArray(F, lanes, 3 * L);
+        for (int it = 0; it < total; it++) {
+            long o = o0 + (long) it * PackedBf16.RECORD;
+            FloatVector v = FloatVector.fromArray(F, xs, x0 + kk), vh = FloatVector.fromArray(F, xs, x0 + kk + L);
+            IntVector P = IntVector.fromMemorySegment(I, seg, o, LE), Q = IntVector.fromMemorySegment(I, seg, o + 64, LE),
+                    N = IntVector.fromMemorySegment(I, seg, o + 128, LE), e, d;
+            e = P.lanewise(VectorOperators.LSHL, 16).and(M).or(N.selectFrom(lut));
+            d = P.lanewise(VectorOperators.LSHL, 8).and(M).or(N.lanewise(VectorOperators.LSHR, 4).selectFrom(lut));
+            a0 = vh.fma(d.reinterpretAsFloats(), v.fma(e.reinterpretAsFloats(), a0));
+            e = P.and(M).or(N.lanewise(VectorOperators.LSHR, 8).selectFrom(lut));
+            d = P.lanewise(VectorOperators.LSHR, 8).and(M).or(N.lanewise(VectorOperators.LSHR, 12).selectFrom(lut));
+            a1 = vh.fma(d.reinterpretAsFloats(), v.fma(e.reinterpretAsFloats(), a1));
+            e = Q.lanewise(VectorOperators.LSHL, 16).and(M).or(N.lanewise(VectorOperators.LSHR, 16).selectFrom(lut));
+            d = Q.lanewise(VectorOperators.LSHL, 8).and(M).or(N.lanewise(VectorOperators.LSHR, 20).selectFrom(lut));
+            a2 = vh.fma(d.reinterpretAsFloats(), v.fma(e.reinterpretAsFloats(), a2));
+            e = Q.and(M).or(N.lanewise(VectorOperators.LSHR, 24).selectFrom(lut));
+            d = Q.lanewise(VectorOperators.LSHR, 8).and(M).or(N.lanewise(VectorOperators.LSHR, 28).selectFrom(lut));
+            a3 = vh.fma(d.reinterpretAsFloats(), v.fma(e.reinterpretAsFloats(), a3));
+            kk += Simd.BLOCK;
+            if (kk == n) {
+                a0.intoArray(lanes, slot); a1.intoArray(lanes, slot + L); a2.intoArray(lanes, slot + 2 * L); a3.intoArray(lanes, slot + 3 * L);
+                slot += PackedBf16.QUAD * L;
+                kk = 0;
+                a0 = FloatVector.fromArray(F, lanes, slot); a1 = FloatVector.fromArray(F, lanes, slot + L); a2 = FloatVector.fromArray(F, lanes, slot + 2 * L);
+                a3 = FloatVector.fromArray(F, lanes, slot + 3 * L);
+            }
+        }
+    }
+
+    /**
      * Writes out[t0 + i, r + j] for {@code rows} x {@code cols} accumulators in {@code lanes} (token row i's from
      * i·{@code stride}, one weight row after another): lanes summed, then the tail past the last whole block, then the bias. Rows past the end of x, and weight rows
      * past {@code rEnd} (a tile's clamped token rows, a unit's padding), are not written.
@@ -298,7 +368,7 @@ final class MatMul {
     private static float tail(float lanes, CpuMat x, int t, CpuWeight w, int r, int from) {
         float s = lanes;
         int xa = x.at(t);
-        for (int kk = from; kk < w.cols; kk++) s += x.data[xa + kk] * w.raw(w.index(r, kk));
+        for (int kk = from; kk < w.cols; kk++) s += x.data[xa + kk] * w.stored(r, kk);
         return s;
     }
 }

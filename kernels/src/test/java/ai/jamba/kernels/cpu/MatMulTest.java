@@ -38,7 +38,7 @@ class MatMulTest {
     /**
      * Shapes with ragged edges: weight rows not a multiple of the tile, k not a multiple of the vector, k over two
      * chunks of the blocked layout (the last one short) against more units than a lone row takes at once, and pairs of
-     * token rows over more than one panel of weight rows.
+     * token rows over more than one panel of weight rows. bf16 runs twice: blocked, and packed in 12 bits.
      */
     @ParameterizedTest(name = "{0} {1} x {2}, {3} token rows")
     @CsvSource({"BF16, 37, 83, 1", "BF16, 64, 160, 9", "BF16, 300, 512, 6", "F32, 37, 83, 5", "F32, 19, 256, 1",
@@ -49,19 +49,31 @@ class MatMulTest {
         float[] wf = new float[n * k];
         for (int i = 0; i < wf.length; i++) wf[i] = (float) r.nextGaussian();
         HostTensor source = tensor("w", dtype == DType.I8 ? DType.F32 : dtype, wf, n, k);
-        CpuWeight w = dtype == DType.I8 ? CpuExperts.quantize(source) : CpuWeight.of(source);
-        CpuWeight rowMajor = new CpuWeight("w", source.dtype(), n, k, source.data(), null);
-        if (dtype != DType.I8)
-            for (int j = 0; j < n; j++) for (int i = 0; i < k; i++) assertEquals(rowMajor.get(j, i), w.get(j, i), "w[" + j + ", " + i + "] as stored");
         float[] bias = new float[n];
         for (int i = 0; i < n; i++) bias[i] = (float) r.nextGaussian();
         Weight b = backend.weight(HostTensor.ofFloats("b", bias, n));
         float[] x = new float[t * k];
         for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
 
-        float[] together = product(x, t, w, b);
+        if (dtype == DType.I8) {
+            assertMatchesFloat64AndAlone(backend, CpuExperts.quantize(source), x, t, b, bias);
+            return;
+        }
+        CpuWeight rowMajor = new CpuWeight("w", source.dtype(), n, k, source.data(), null);
+        for (boolean pack : dtype == DType.BF16 ? new boolean[]{false, true} : new boolean[]{false}) {
+            CpuWeight w = CpuWeight.of(source, pack);
+            assertEquals(pack, w.packed != null, "packed in 12 bits");
+            for (int j = 0; j < n; j++) for (int i = 0; i < k; i++) assertEquals(rowMajor.get(j, i), w.get(j, i), "w[" + j + ", " + i + "] as stored");
+            assertMatchesFloat64AndAlone(backend, w, x, t, b, bias);
+        }
+    }
+
+    /** x · wᵀ + bias for t token rows on the backend: each within the tolerance of float64, and each row alone the same bits as in the batch. */
+    static void assertMatchesFloat64AndAlone(CpuBackend backend, CpuWeight w, float[] x, int t, Weight b, float[] bias) {
+        int n = w.rows, k = w.cols;
+        float[] together = product(backend, x, t, w, b);
         for (int row = 0; row < t; row++) {
-            float[] alone = product(Arrays.copyOfRange(x, row * k, (row + 1) * k), 1, w, b);
+            float[] alone = product(backend, Arrays.copyOfRange(x, row * k, (row + 1) * k), 1, w, b);
             assertArrayEquals(alone, Arrays.copyOfRange(together, row * n, (row + 1) * n), "row " + row + " alone vs in a batch of " + t);
             for (int j = 0; j < n; j++) {
                 double ref = bias[j], scale = 0;
@@ -70,10 +82,13 @@ class MatMulTest {
                     ref += (double) x[row * k + i] * wv;
                     scale += Math.abs(x[row * k + i] * wv);
                 }
-                assertEquals(ref, together[row * n + j], 1e-5 * (scale + 1), "out[" + row + ", " + j + "]");
+                assertEquals(ref, together[row * n + j], TOLERANCE * (scale + 1), "out[" + row + ", " + j + "]");
             }
         }
     }
+
+    /** Relative to the sum of |x·w| of an output: float32 accumulation over up to a few thousand terms. */
+    static final double TOLERANCE = 1e-5;
 
     @Test
     void float16WidensAsFloatFloat16ToFloatForEveryBitPattern() {
@@ -90,7 +105,7 @@ class MatMulTest {
         }
     }
 
-    private static float[] product(float[] x, int t, Weight w, Weight bias) {
+    static float[] product(CpuBackend backend, float[] x, int t, Weight w, Weight bias) {
         Mat xm = backend.allocate(t, w.cols()), out = backend.allocate(t, w.rows());
         backend.upload(x, xm);
         backend.matmul(xm, w, bias, out);

@@ -1,0 +1,214 @@
+package ai.jamba.kernels.cpu;
+
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+
+/**
+ * A bf16 matrix in 12 bits a weight, losslessly, for the batch-1 product: a decode step waits on nothing but memory,
+ * and reads three quarters of the bytes so.
+ *
+ * <p>A bf16 weight is a sign, an 8-bit exponent and a 7-bit mantissa. A matrix's weights sit in few binades: the 16
+ * consecutive exponents {@code base .. base+15} (base even) that hold the most of them hold all but about 3 in 10,000
+ * of a Gaussian matrix's. So each weight keeps its sign and mantissa and a 4-bit code {@code c = exponent - base}: a
+ * byte {@code (c & 1) << 7 | mantissa} and a nibble {@code sign << 3 | c >> 1}. Widened to float32, the byte goes to
+ * bits 23..16 and the nibble through a 16-entry table ({@link #lut}) to the sign and the exponent's upper seven bits:
+ * a shift or mask, a lookup and an OR per 16 weights, no conversion. Nibble 0 reads +0: a weight outside the 16
+ * exponents (zero, tiny, huge, not finite), or positive in the lowest two, is stored so and kept in a list,
+ * {@link #fix}, whose products are added to the outputs after the vector lanes: every weight counts exactly. A matrix
+ * with more than {@link #MAX_EXCEPTIONS} of them is not packed.
+ *
+ * <p>Layout, like the blocked bf16 one ({@link CpuWeight}) with quads of rows: chunks of {@link CpuWeight#CHUNK}
+ * columns; within a chunk, quads of 4 rows one after another, and within a quad, for each block of
+ * {@link Simd#BLOCK} columns, a record of {@link #RECORD} bytes, three vectors of 16 ints: the mantissa bytes of rows
+ * 0 and 1 ({@code [even0, odd0, even1, odd1]} in each int lane j, for the block's elements 2j and 2j+1), those of
+ * rows 2 and 3, and the nibbles of all four (lane j: row r's even nibble at bits 8r, its odd one at 8r+4). Rows are
+ * padded to a whole {@link CpuWeight#UNIT}; the columns past the last whole block stay bf16, row by row.
+ */
+final class PackedBf16 {
+    /** Rows whose blocks of one chunk's column block share a record. */
+    static final int QUAD = 4;
+    /** Bytes of one record: QUAD rows x BLOCK weights x 12 bits. */
+    static final int RECORD = QUAD * Simd.BLOCK * 3 / 2;
+    /** At most this share of weights outside the 16 exponents (each costs a scalar multiply-add per token row). */
+    private static final double MAX_EXCEPTIONS = 1.0 / 500;
+
+    final int rows, cols, paddedRows, upper;
+    /** The records ({@link #at}). */
+    final MemorySegment data;
+    /** The columns past {@code upper}, bf16, row-major. */
+    private final MemorySegment tail;
+    /** Nibble to the float32 bits of sign and exponent but its lowest bit (an even base keeps that one the code's). */
+    final IntVector lut;
+    /** Row r's exceptions are entries fixStart[r] .. fixStart[r+1]-1: row, column, and the weight (stored as +0). */
+    private final int[] fixStart, fixRow, fixCol;
+    private final float[] fixWeight;
+    private final int[] lutInts;
+
+    private PackedBf16(int rows, int cols, MemorySegment data, MemorySegment tail, int[] lutInts, int[] fixStart, int[] fixRow, int[] fixCol, float[] fixWeight) {
+        this.rows = rows;
+        this.cols = cols;
+        this.paddedRows = (rows + CpuWeight.UNIT - 1) / CpuWeight.UNIT * CpuWeight.UNIT;
+        this.upper = cols - cols % Simd.BLOCK;
+        this.data = data;
+        this.tail = tail;
+        this.lutInts = lutInts;
+        this.lut = IntVector.fromArray(Simd.I, lutInts, 0);
+        this.fixStart = fixStart;
+        this.fixRow = fixRow;
+        this.fixCol = fixCol;
+        this.fixWeight = fixWeight;
+    }
+
+    /** Byte offset of the record of quad {@code r / QUAD} (r a multiple of QUAD) for the block holding column c. */
+    long at(int r, int c) {
+        int perChunk = CpuWeight.CHUNK / Simd.BLOCK, blocks = upper / Simd.BLOCK, chunk = c / CpuWeight.CHUNK, block = c / Simd.BLOCK;
+        int inChunk = Math.min(perChunk, blocks - chunk * perChunk);
+        long chunkAt = (long) chunk * (paddedRows / QUAD) * perChunk * RECORD; // every earlier chunk is whole
+        return chunkAt + ((long) (r / QUAD) * inChunk + block % perChunk) * RECORD;
+    }
+
+    /** Bytes resident: the records, the bf16 tail, the exceptions. */
+    long bytes() {
+        return data.byteSize() + tail.byteSize() + 12L * fixCol.length + 4L * fixStart.length;
+    }
+
+    /** Element (r, c), exactly as the checkpoint holds it. */
+    float get(int r, int c) {
+        if (c >= upper) return Float.intBitsToFloat((tail.getAtIndex(Simd.U16_LE, (long) r * (cols - upper) + c - upper) & 0xffff) << 16);
+        int j = c % Simd.BLOCK / 2, odd = c & 1, q = r % QUAD;
+        long record = at(r - q, c);
+        int mantissa = data.get(ValueLayout.JAVA_BYTE, record + (q / 2) * 64L + 4L * j + (q % 2) * 2 + odd) & 0xff;
+        int nibble = (data.get(ValueLayout.JAVA_BYTE, record + 2 * 64L + 4L * j + q) >>> (4 * odd)) & 0xf;
+        for (int i = fixStart[r]; i < fixStart[r + 1]; i++) if (fixCol[i] == c) return fixWeight[i];
+        return Float.intBitsToFloat(mantissa << 16 | lutInts[nibble]);
+    }
+
+    /**
+     * Adds the exceptions of rows [r0, r1), x · weight, to out (x · the weights as stored, bias included): row by row,
+     * each row's in column order, so a row comes out the same whatever the tile or batch that computed its sum.
+     */
+    void fix(CpuMat x, CpuMat out, int r0, int r1) {
+        for (int t = 0; t < x.rows; t++) {
+            int xa = x.at(t), oa = out.at(t);
+            for (int i = fixStart[Math.min(r0, rows)], end = fixStart[Math.min(r1, rows)]; i < end; i++)
+                out.data[oa + fixRow[i]] += x.data[xa + fixCol[i]] * fixWeight[i];
+        }
+    }
+
+    // ---- packing ------------------------------------------------------------------------------------------
+
+    /**
+     * A bf16 row-major matrix packed, or null where it would not pay (see the class doc) or where vectors are not 16
+     * ints wide (the table of 16 exponents is one vector).
+     */
+    static PackedBf16 pack(int rows, int cols, MemorySegment rowMajor) {
+        if (Simd.L != 16 || cols < Simd.BLOCK) return null;
+        int upper = cols - cols % Simd.BLOCK, tailCols = cols - upper;
+        long[][] binades = new long[2][256]; // by sign, by exponent
+        short[] row = new short[cols];
+        for (int r = 0; r < rows; r++) {
+            MemorySegment.copy(rowMajor, Simd.U16_LE, 2L * r * cols, row, 0, cols);
+            for (int c = 0; c < upper; c++) binades[(row[c] >>> 15) & 1][(row[c] >>> 7) & 0xff]++;
+        }
+        int base = 0;
+        long covered = -1;
+        for (int b = 0; b <= 240; b += 2) {
+            long n = -binades[0][b] - binades[0][b + 1]; // nibble 0 (positive, code 0 or 1) is kept for exceptions
+            for (int e = b; e < b + 16; e++) n += binades[0][e] + binades[1][e];
+            if (n > covered) {
+                covered = n;
+                base = b;
+            }
+        }
+        long exceptions = (long) rows * upper - covered;
+        if (exceptions > MAX_EXCEPTIONS * rows * upper) return null;
+
+        int[] lut = new int[16];
+        for (int n = 1; n < 16; n++) lut[n] = (n >>> 3) << 31 | (base / 2 + (n & 7)) << 24; // lut[0] = 0: an exception reads +0
+        int[] fixStart = new int[rows + 1], fixRow = new int[(int) exceptions], fixCol = new int[(int) exceptions];
+        float[] fixWeight = new float[(int) exceptions];
+        int fixes = 0;
+
+        int paddedRows = (rows + CpuWeight.UNIT - 1) / CpuWeight.UNIT * CpuWeight.UNIT, perChunk = CpuWeight.CHUNK / Simd.BLOCK;
+        MemorySegment data = WeightMemory.allocate((long) paddedRows / QUAD * (upper / Simd.BLOCK) * RECORD);
+        MemorySegment tail = WeightMemory.allocate(Math.max(2L, 2L * rows * tailCols));
+        PackedBf16 p = new PackedBf16(rows, cols, data, tail, lut, fixStart, fixRow, fixCol, fixWeight);
+        byte[] mantissas = new byte[QUAD * upper], nibbles = new byte[QUAD * upper];
+        byte[] record = new byte[RECORD];
+        for (int q0 = 0; q0 < paddedRows; q0 += QUAD) {
+            Arrays.fill(mantissas, (byte) 0);
+            Arrays.fill(nibbles, (byte) 0);
+            for (int q = 0; q < QUAD && q0 + q < rows; q++) {
+                int r = q0 + q;
+                MemorySegment.copy(rowMajor, Simd.U16_LE, 2L * r * cols, row, 0, cols);
+                fixStart[r] = fixes;
+                for (int c = 0; c < upper; c++) {
+                    int bits = row[c] & 0xffff, code = ((bits >>> 7) & 0xff) - base;
+                    if (code < 0 || code > 15 || (bits >>> 15 == 0 && code < 2)) { // stored as +0, the weight is the correction
+                        fixRow[fixes] = r;
+                        fixCol[fixes] = c;
+                        fixWeight[fixes++] = Float.intBitsToFloat(bits << 16);
+                        code = 0;
+                        bits = 0;
+                    }
+                    mantissas[q * upper + c] = (byte) ((code & 1) << 7 | (bits & 0x7f));
+                    nibbles[q * upper + c] = (byte) ((bits >>> 15) << 3 | code >>> 1);
+                }
+                if (tailCols > 0) MemorySegment.copy(rowMajor, 2L * r * cols + 2L * upper, tail, 2L * r * tailCols, 2L * tailCols);
+            }
+            for (int b = 0; b < upper / Simd.BLOCK; b++) {
+                Arrays.fill(record, (byte) 0);
+                for (int q = 0; q < QUAD; q++)
+                    for (int j = 0; j < Simd.BLOCK / 2; j++)
+                        for (int odd = 0; odd < 2; odd++) {
+                            int i = q * upper + b * Simd.BLOCK + 2 * j + odd;
+                            record[(q / 2) * 64 + 4 * j + (q % 2) * 2 + odd] = mantissas[i];
+                            record[2 * 64 + 4 * j + q] |= (byte) (nibbles[i] << (4 * odd));
+                        }
+                MemorySegment.copy(record, 0, data, ValueLayout.JAVA_BYTE, p.at(q0, b * Simd.BLOCK), RECORD);
+            }
+        }
+        fixStart[rows] = fixes;
+        return p;
+    }
+
+    // ---- widening a panel, for the register tiles ---------------------------------------------------------
+
+    /**
+     * Rows [r0, r1) (r0 a multiple of {@link CpuWeight#UNIT}) into {@code dst} in the blocked bf16 layout of an
+     * (r1 - r0)-row matrix, as stored (the exceptions are {@link #fix}'s, as for a lone row).
+     */
+    void unpack(int r0, int r1, MemorySegment dst) {
+        var I = Simd.I;
+        var LE = Simd.LE;
+        int M = 0x00FF0000, H = 0xFFFF0000, perChunk = CpuWeight.CHUNK / Simd.BLOCK, blocks = upper / Simd.BLOCK, viewRows = r1 - r0;
+        int quadEnd = (r1 + QUAD - 1) / QUAD * QUAD;
+        long row = 2L * Simd.BLOCK; // bytes of one row's block
+        for (int c0 = 0; c0 < upper; c0 += CpuWeight.CHUNK) {
+            int inChunk = Math.min(perChunk, blocks - c0 / Simd.BLOCK);
+            for (int q0 = r0; q0 < quadEnd; q0 += QUAD) {
+                long src = at(q0, c0), to = 2 * CpuWeight.blockAt(viewRows, cols, q0 - r0, c0 / Simd.BLOCK);
+                for (int b = 0; b < inChunk; b++, src += RECORD, to += CpuWeight.UNIT * row) {
+                    IntVector P = IntVector.fromMemorySegment(I, data, src, LE), Q = IntVector.fromMemorySegment(I, data, src + 64, LE),
+                            N = IntVector.fromMemorySegment(I, data, src + 128, LE), e, d;
+                    e = P.lanewise(VectorOperators.LSHL, 16).and(M).or(N.selectFrom(lut));
+                    d = P.lanewise(VectorOperators.LSHL, 8).and(M).or(N.lanewise(VectorOperators.LSHR, 4).selectFrom(lut));
+                    e.lanewise(VectorOperators.LSHR, 16).or(d.and(H)).intoMemorySegment(dst, to, LE);
+                    e = P.and(M).or(N.lanewise(VectorOperators.LSHR, 8).selectFrom(lut));
+                    d = P.lanewise(VectorOperators.LSHR, 8).and(M).or(N.lanewise(VectorOperators.LSHR, 12).selectFrom(lut));
+                    e.lanewise(VectorOperators.LSHR, 16).or(d.and(H)).intoMemorySegment(dst, to + row, LE);
+                    e = Q.lanewise(VectorOperators.LSHL, 16).and(M).or(N.lanewise(VectorOperators.LSHR, 16).selectFrom(lut));
+                    d = Q.lanewise(VectorOperators.LSHL, 8).and(M).or(N.lanewise(VectorOperators.LSHR, 20).selectFrom(lut));
+                    e.lanewise(VectorOperators.LSHR, 16).or(d.and(H)).intoMemorySegment(dst, to + 2 * row, LE);
+                    e = Q.and(M).or(N.lanewise(VectorOperators.LSHR, 24).selectFrom(lut));
+                    d = Q.lanewise(VectorOperators.LSHR, 8).and(M).or(N.lanewise(VectorOperators.LSHR, 28).selectFrom(lut));
+                    e.lanewise(VectorOperators.LSHR, 16).or(d.and(H)).intoMemorySegment(dst, to + 3 * row, LE);
+                }
+            }
+        }
+    }
+}
