@@ -79,22 +79,22 @@ final class PackedBf16 {
     /** Element (r, c), exactly as the checkpoint holds it. */
     float get(int r, int c) {
         if (c >= upper) return Float.intBitsToFloat((tail.getAtIndex(Simd.U16_LE, (long) r * (cols - upper) + c - upper) & 0xffff) << 16);
+        for (int i = fixStart[r]; i < fixStart[r + 1]; i++) if (fixCol[i] == c) return fixWeight[i];
         int j = c % Simd.BLOCK / 2, odd = c & 1, q = r % QUAD;
         long record = at(r - q, c);
         int mantissa = data.get(ValueLayout.JAVA_BYTE, record + (q / 2) * 64L + 4L * j + (q % 2) * 2 + odd) & 0xff;
         int nibble = (data.get(ValueLayout.JAVA_BYTE, record + 2 * 64L + 4L * j + q) >>> (4 * odd)) & 0xf;
-        for (int i = fixStart[r]; i < fixStart[r + 1]; i++) if (fixCol[i] == c) return fixWeight[i];
         return Float.intBitsToFloat(mantissa << 16 | lutInts[nibble]);
     }
 
     /**
-     * Adds the exceptions of rows [r0, r1), x · weight, to out (x · the weights as stored, bias included): row by row,
+     * Adds the exceptions of rows [r0, r1) (r1 at most rows), x · weight, to out (x · the weights as stored, bias included): row by row,
      * each row's in column order, so a row comes out the same whatever the tile or batch that computed its sum.
      */
     void fix(CpuMat x, CpuMat out, int r0, int r1) {
         for (int t = 0; t < x.rows; t++) {
             int xa = x.at(t), oa = out.at(t);
-            for (int i = fixStart[Math.min(r0, rows)], end = fixStart[Math.min(r1, rows)]; i < end; i++)
+            for (int i = fixStart[r0], end = fixStart[r1]; i < end; i++)
                 out.data[oa + fixRow[i]] += x.data[xa + fixCol[i]] * fixWeight[i];
         }
     }
