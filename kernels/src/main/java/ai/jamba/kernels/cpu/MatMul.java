@@ -1,6 +1,7 @@
 package ai.jamba.kernels.cpu;
 
 import ai.jamba.kernels.DType;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
@@ -26,7 +27,7 @@ import java.util.Arrays;
  * panel from memory: one sequential run per chunk streams 40% faster than a unit over all of k at a time, which
  * jumped from chunk to chunk (bench/README.md, "Batch 8").
  * A bf16 weight packed in 12 bits ({@link PackedBf16}, opt-in) takes the same paths with its own kernels: a lone row
- * widens each block in registers ({@link #packedChunk}, quads of rows); more rows widen each panel to bf16 once
+ * shuffles each record back to bf16 in registers ({@link #packedChunk}, quads of rows); more rows widen each panel to bf16 once
  * ({@link PackedBf16#unpack}) for the tiles; the weights outside the packing's 16 binades are added last
  * ({@link PackedBf16#fix}).
  * Other dtypes (float32 fixtures, f16, int8 experts), and rows shorter than one block, take one dot product at a time.
@@ -295,35 +296,35 @@ final class MatMul {
     }
 
     /**
-     * {@link #chunk} for a {@link PackedBf16} weight: {@code quads} quads of rows, each block of each row widened from
-     * its record (a mask or shift of the mantissa bytes, a table lookup of the nibbles, an OR: see PackedBf16) into the
-     * same float32s that bf16 would give, then the same FMAs in the same order. Quads, not units of eight rows: with
-     * the widening, eight rows' loop grew past what the JIT inlines in one method (a 10x slower loop).
+     * {@link #chunk} for a {@link PackedBf16} weight: {@code quads} quads of rows, each record's bytes shuffled into the
+     * bf16 pairs the blocked layout would hold (a table lookup of the nibbles for the high bytes, one two-vector
+     * shuffle per row: see PackedBf16), then widened and multiplied as {@link #chunk} does, in the same order. Quads,
+     * not units of eight rows: with the shuffles, eight rows' loop grew past what the JIT inlines in one method (a 10x
+     * slower loop).
      */
-    private static void packedChunk(float[] xs, int x0, int n, MemorySegment seg, long o0, int quads, float[] lanes, IntVector lut) {
+    private static void packedChunk(float[] xs, int x0, int n, MemorySegment seg, long o0, int quads, float[] lanes, ByteVector lut) {
         var F = Simd.F;
         var I = Simd.I;
         var LE = Simd.LE;
-        int L = Simd.L, M = 0x00FF0000, total = quads * (n / Simd.BLOCK), kk = 0, slot = 0;
+        var BYTES = PackedBf16.BYTES;
+        ByteVector first = PackedBf16.FIRST_ROW, second = PackedBf16.SECOND_ROW;
+        int L = Simd.L, total = quads * (n / Simd.BLOCK), kk = 0, slot = 0;
         FloatVector a0 = FloatVector.fromArray(F, lanes, 0), a1 = FloatVector.fromArray(F, lanes, L), a2 = FloatVector.fromArray(F, lanes, 2 * L),
                 a3 = FloatVector.fromArray(F, lanes, 3 * L);
         for (int it = 0; it < total; it++) {
             long o = o0 + (long) it * PackedBf16.RECORD;
             FloatVector v = FloatVector.fromArray(F, xs, x0 + kk), vh = FloatVector.fromArray(F, xs, x0 + kk + L);
-            IntVector P = IntVector.fromMemorySegment(I, seg, o, LE), Q = IntVector.fromMemorySegment(I, seg, o + 64, LE),
-                    N = IntVector.fromMemorySegment(I, seg, o + 128, LE), e, d;
-            e = P.lanewise(VectorOperators.LSHL, 16).and(M).or(N.selectFrom(lut));
-            d = P.lanewise(VectorOperators.LSHL, 8).and(M).or(N.lanewise(VectorOperators.LSHR, 4).selectFrom(lut));
-            a0 = vh.fma(d.reinterpretAsFloats(), v.fma(e.reinterpretAsFloats(), a0));
-            e = P.and(M).or(N.lanewise(VectorOperators.LSHR, 8).selectFrom(lut));
-            d = P.lanewise(VectorOperators.LSHR, 8).and(M).or(N.lanewise(VectorOperators.LSHR, 12).selectFrom(lut));
-            a1 = vh.fma(d.reinterpretAsFloats(), v.fma(e.reinterpretAsFloats(), a1));
-            e = Q.lanewise(VectorOperators.LSHL, 16).and(M).or(N.lanewise(VectorOperators.LSHR, 16).selectFrom(lut));
-            d = Q.lanewise(VectorOperators.LSHL, 8).and(M).or(N.lanewise(VectorOperators.LSHR, 20).selectFrom(lut));
-            a2 = vh.fma(d.reinterpretAsFloats(), v.fma(e.reinterpretAsFloats(), a2));
-            e = Q.and(M).or(N.lanewise(VectorOperators.LSHR, 24).selectFrom(lut));
-            d = Q.lanewise(VectorOperators.LSHR, 8).and(M).or(N.lanewise(VectorOperators.LSHR, 28).selectFrom(lut));
-            a3 = vh.fma(d.reinterpretAsFloats(), v.fma(e.reinterpretAsFloats(), a3));
+            ByteVector P = ByteVector.fromMemorySegment(BYTES, seg, o, LE), Q = ByteVector.fromMemorySegment(BYTES, seg, o + 64, LE);
+            IntVector N = IntVector.fromMemorySegment(I, seg, o + 128, LE), p;
+            ByteVector high01 = N.reinterpretAsBytes().selectFrom(lut), high23 = N.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(lut);
+            p = first.selectFrom(P, high01).reinterpretAsInts();
+            a0 = vh.fma(p.and(0xFFFF0000).reinterpretAsFloats(), v.fma(p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), a0));
+            p = second.selectFrom(P, high01).reinterpretAsInts();
+            a1 = vh.fma(p.and(0xFFFF0000).reinterpretAsFloats(), v.fma(p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), a1));
+            p = first.selectFrom(Q, high23).reinterpretAsInts();
+            a2 = vh.fma(p.and(0xFFFF0000).reinterpretAsFloats(), v.fma(p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), a2));
+            p = second.selectFrom(Q, high23).reinterpretAsInts();
+            a3 = vh.fma(p.and(0xFFFF0000).reinterpretAsFloats(), v.fma(p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), a3));
             kk += Simd.BLOCK;
             if (kk == n) {
                 a0.intoArray(lanes, slot); a1.intoArray(lanes, slot + L); a2.intoArray(lanes, slot + 2 * L); a3.intoArray(lanes, slot + 3 * L);

@@ -1,7 +1,9 @@
 package ai.jamba.kernels.cpu;
 
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -14,19 +16,22 @@ import java.util.Arrays;
  * <p>A bf16 weight is a sign, an 8-bit exponent and a 7-bit mantissa. A matrix's weights sit in few binades: the 16
  * consecutive exponents {@code base .. base+15} (base even) that hold the most of them hold all but about 3 in 10,000
  * of a Gaussian matrix's. So each weight keeps its sign and mantissa and a 4-bit code {@code c = exponent - base}: a
- * byte {@code (c & 1) << 7 | mantissa} and a nibble {@code sign << 3 | c >> 1}. Widened to float32, the byte goes to
- * bits 23..16 and the nibble through a 16-entry table ({@link #lut}) to the sign and the exponent's upper seven bits:
- * a shift or mask, a lookup and an OR per 16 weights, no conversion. Nibble 0 reads +0: a weight outside the 16
- * exponents (zero, tiny, huge, not finite), or positive in the lowest two, is stored so and kept in a list,
- * {@link #fix}, whose products are added to the outputs after the vector lanes: every weight counts exactly. A matrix
- * with more than {@link #MAX_EXCEPTIONS} of them is not packed.
+ * byte {@code (c & 1) << 7 | mantissa}, which is the bf16's low byte as it stands, and a nibble
+ * {@code sign << 3 | c >> 1}, which a 16-entry table ({@link #lut}) turns into the bf16's high byte. Widening is byte
+ * shuffles, no arithmetic: one table lookup ({@code vpermb}) gives 64 weights' high bytes, and one two-vector shuffle
+ * ({@code vpermt2b}) interleaves 32 low and high bytes into the bf16 pairs the blocked layout holds ({@link CpuWeight}),
+ * which then widen to float32 as bf16 does. Nibble 0 reads +0: a weight outside the 16 exponents (zero, tiny, huge,
+ * not finite), or positive in the lowest two, is stored so and kept in a list, {@link #fix}, whose products are added
+ * to the outputs after the vector lanes: every weight counts exactly. A matrix with more than {@link #MAX_EXCEPTIONS}
+ * of them is not packed.
  *
- * <p>Layout, like the blocked bf16 one ({@link CpuWeight}) with quads of rows: chunks of {@link CpuWeight#CHUNK}
- * columns; within a chunk, quads of 4 rows one after another, and within a quad, for each block of
- * {@link Simd#BLOCK} columns, a record of {@link #RECORD} bytes, three vectors of 16 ints: the mantissa bytes of rows
- * 0 and 1 ({@code [even0, odd0, even1, odd1]} in each int lane j, for the block's elements 2j and 2j+1), those of
- * rows 2 and 3, and the nibbles of all four (lane j: row r's even nibble at bits 8r, its odd one at 8r+4). Rows are
- * padded to a whole {@link CpuWeight#UNIT}; the columns past the last whole block stay bf16, row by row.
+ * <p>Layout, like the blocked bf16 one with quads of rows: chunks of {@link CpuWeight#CHUNK} columns; within a chunk,
+ * quads of 4 rows one after another, and within a quad, for each block of {@link Simd#BLOCK} columns, a record of
+ * {@link #RECORD} bytes, three vectors of 64 bytes: the low bytes of rows 0 and 1 ({@code [row0 even, row0 odd,
+ * row1 even, row1 odd]} for the block's elements 2j and 2j+1 at bytes 4j..4j+3), those of rows 2 and 3 in the same
+ * order, and the nibbles in the same order again, rows 0 and 1 in the low halves of the bytes, rows 2 and 3 in the
+ * high halves. Rows are padded to a whole {@link CpuWeight#UNIT}; the columns past the last whole block stay bf16,
+ * row by row. The byte shuffles need AVX-512 VBMI ({@link Simd#BYTE_PERMUTES}); without it nothing is packed.
  */
 final class PackedBf16 {
     /** Rows whose blocks of one chunk's column block share a record. */
@@ -41,22 +46,32 @@ final class PackedBf16 {
     final MemorySegment data;
     /** The columns past {@code upper}, bf16, row-major. */
     private final MemorySegment tail;
-    /** Nibble to the float32 bits of sign and exponent but its lowest bit (an even base keeps that one the code's). */
-    final IntVector lut;
+    /** Byte lanes, as many as a float vector's bytes. */
+    static final VectorSpecies<Byte> BYTES = VectorSpecies.of(byte.class, Simd.F.vectorShape());
+    /**
+     * Nibble to the bf16's high byte (sign and the exponent's upper seven bits: an even base leaves its lowest bit
+     * to the code's), at every lane whose index ends in the nibble's four bits: a lookup need not clear the rest.
+     */
+    final ByteVector lut;
+    /**
+     * Shuffles of (low bytes, high bytes) into the bf16 pairs of the first and the second row of a record's vector:
+     * lane 4j+i takes byte 4j+i/2 (+2 for the second row) of the low bytes for even i, of the high bytes for odd i.
+     */
+    static final ByteVector FIRST_ROW = interleave(0), SECOND_ROW = interleave(2);
     /** Row r's exceptions are entries fixStart[r] .. fixStart[r+1]-1: row, column, and the weight (stored as +0). */
     private final int[] fixStart, fixRow, fixCol;
     private final float[] fixWeight;
-    private final int[] lutInts;
+    private final byte[] lutBytes;
 
-    private PackedBf16(int rows, int cols, MemorySegment data, MemorySegment tail, int[] lutInts, int[] fixStart, int[] fixRow, int[] fixCol, float[] fixWeight) {
+    private PackedBf16(int rows, int cols, MemorySegment data, MemorySegment tail, byte[] lutBytes, int[] fixStart, int[] fixRow, int[] fixCol, float[] fixWeight) {
         this.rows = rows;
         this.cols = cols;
         this.paddedRows = (rows + CpuWeight.UNIT - 1) / CpuWeight.UNIT * CpuWeight.UNIT;
         this.upper = cols - cols % Simd.BLOCK;
         this.data = data;
         this.tail = tail;
-        this.lutInts = lutInts;
-        this.lut = IntVector.fromArray(Simd.I, lutInts, 0);
+        this.lutBytes = lutBytes;
+        this.lut = ByteVector.fromArray(BYTES, lutBytes, 0);
         this.fixStart = fixStart;
         this.fixRow = fixRow;
         this.fixCol = fixCol;
@@ -83,8 +98,8 @@ final class PackedBf16 {
         int j = c % Simd.BLOCK / 2, odd = c & 1, q = r % QUAD;
         long record = at(r - q, c);
         int mantissa = data.get(ValueLayout.JAVA_BYTE, record + (q / 2) * 64L + 4L * j + (q % 2) * 2 + odd) & 0xff;
-        int nibble = (data.get(ValueLayout.JAVA_BYTE, record + 2 * 64L + 4L * j + q) >>> (4 * odd)) & 0xf;
-        return Float.intBitsToFloat(mantissa << 16 | lutInts[nibble]);
+        int nibble = (data.get(ValueLayout.JAVA_BYTE, record + 2 * 64L + 4L * j + (q % 2) * 2 + odd) >>> (4 * (q / 2))) & 0xf;
+        return Float.intBitsToFloat((lutBytes[nibble] & 0xff) << 24 | mantissa << 16);
     }
 
     /**
@@ -106,7 +121,7 @@ final class PackedBf16 {
      * ints wide (the table of 16 exponents is one vector).
      */
     static PackedBf16 pack(int rows, int cols, MemorySegment rowMajor) {
-        if (Simd.L != 16 || cols < Simd.BLOCK) return null;
+        if (Simd.L != 16 || !Simd.BYTE_PERMUTES || cols < Simd.BLOCK) return null;
         int upper = cols - cols % Simd.BLOCK, tailCols = cols - upper;
         long[][] binades = new long[2][256]; // by sign, by exponent
         short[] row = new short[cols];
@@ -127,8 +142,11 @@ final class PackedBf16 {
         long exceptions = (long) rows * upper - covered;
         if (exceptions > MAX_EXCEPTIONS * rows * upper) return null;
 
-        int[] lut = new int[16];
-        for (int n = 1; n < 16; n++) lut[n] = (n >>> 3) << 31 | (base / 2 + (n & 7)) << 24; // lut[0] = 0: an exception reads +0
+        byte[] lut = new byte[BYTES.length()];
+        for (int i = 0; i < lut.length; i++) {
+            int n = i & 15;
+            lut[i] = n == 0 ? 0 : (byte) ((n >>> 3) << 7 | (base / 2 + (n & 7))); // lut[0] = 0: an exception reads +0
+        }
         int[] fixStart = new int[rows + 1], fixRow = new int[(int) exceptions], fixCol = new int[(int) exceptions];
         float[] fixWeight = new float[(int) exceptions];
         int fixes = 0;
@@ -167,7 +185,7 @@ final class PackedBf16 {
                         for (int odd = 0; odd < 2; odd++) {
                             int i = q * upper + b * Simd.BLOCK + 2 * j + odd;
                             record[(q / 2) * 64 + 4 * j + (q % 2) * 2 + odd] = mantissas[i];
-                            record[2 * 64 + 4 * j + q] |= (byte) (nibbles[i] << (4 * odd));
+                            record[2 * 64 + 4 * j + (q % 2) * 2 + odd] |= (byte) (nibbles[i] << (4 * (q / 2)));
                         }
                 MemorySegment.copy(record, 0, data, ValueLayout.JAVA_BYTE, p.at(q0, b * Simd.BLOCK), RECORD);
             }
@@ -185,30 +203,33 @@ final class PackedBf16 {
     void unpack(int r0, int r1, MemorySegment dst) {
         var I = Simd.I;
         var LE = Simd.LE;
-        int M = 0x00FF0000, H = 0xFFFF0000, perChunk = CpuWeight.CHUNK / Simd.BLOCK, blocks = upper / Simd.BLOCK, viewRows = r1 - r0;
+        int perChunk = CpuWeight.CHUNK / Simd.BLOCK, blocks = upper / Simd.BLOCK, viewRows = r1 - r0;
         int quadEnd = (r1 + QUAD - 1) / QUAD * QUAD;
         long row = 2L * Simd.BLOCK; // bytes of one row's block
+        ByteVector first = FIRST_ROW, second = SECOND_ROW, table = lut;
         for (int c0 = 0; c0 < upper; c0 += CpuWeight.CHUNK) {
             int inChunk = Math.min(perChunk, blocks - c0 / Simd.BLOCK);
             for (int q0 = r0; q0 < quadEnd; q0 += QUAD) {
                 long src = at(q0, c0), to = 2 * CpuWeight.blockAt(viewRows, cols, q0 - r0, c0 / Simd.BLOCK);
                 for (int b = 0; b < inChunk; b++, src += RECORD, to += CpuWeight.UNIT * row) {
-                    IntVector P = IntVector.fromMemorySegment(I, data, src, LE), Q = IntVector.fromMemorySegment(I, data, src + 64, LE),
-                            N = IntVector.fromMemorySegment(I, data, src + 128, LE), e, d;
-                    e = P.lanewise(VectorOperators.LSHL, 16).and(M).or(N.selectFrom(lut));
-                    d = P.lanewise(VectorOperators.LSHL, 8).and(M).or(N.lanewise(VectorOperators.LSHR, 4).selectFrom(lut));
-                    e.lanewise(VectorOperators.LSHR, 16).or(d.and(H)).intoMemorySegment(dst, to, LE);
-                    e = P.and(M).or(N.lanewise(VectorOperators.LSHR, 8).selectFrom(lut));
-                    d = P.lanewise(VectorOperators.LSHR, 8).and(M).or(N.lanewise(VectorOperators.LSHR, 12).selectFrom(lut));
-                    e.lanewise(VectorOperators.LSHR, 16).or(d.and(H)).intoMemorySegment(dst, to + row, LE);
-                    e = Q.lanewise(VectorOperators.LSHL, 16).and(M).or(N.lanewise(VectorOperators.LSHR, 16).selectFrom(lut));
-                    d = Q.lanewise(VectorOperators.LSHL, 8).and(M).or(N.lanewise(VectorOperators.LSHR, 20).selectFrom(lut));
-                    e.lanewise(VectorOperators.LSHR, 16).or(d.and(H)).intoMemorySegment(dst, to + 2 * row, LE);
-                    e = Q.and(M).or(N.lanewise(VectorOperators.LSHR, 24).selectFrom(lut));
-                    d = Q.lanewise(VectorOperators.LSHR, 8).and(M).or(N.lanewise(VectorOperators.LSHR, 28).selectFrom(lut));
-                    e.lanewise(VectorOperators.LSHR, 16).or(d.and(H)).intoMemorySegment(dst, to + 3 * row, LE);
+                    ByteVector P = ByteVector.fromMemorySegment(BYTES, data, src, LE), Q = ByteVector.fromMemorySegment(BYTES, data, src + 64, LE);
+                    IntVector N = IntVector.fromMemorySegment(I, data, src + 128, LE);
+                    ByteVector high01 = N.reinterpretAsBytes().selectFrom(table), high23 = N.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(table);
+                    first.selectFrom(P, high01).intoMemorySegment(dst, to, LE);
+                    second.selectFrom(P, high01).intoMemorySegment(dst, to + row, LE);
+                    first.selectFrom(Q, high23).intoMemorySegment(dst, to + 2 * row, LE);
+                    second.selectFrom(Q, high23).intoMemorySegment(dst, to + 3 * row, LE);
                 }
             }
         }
+    }
+
+    private static ByteVector interleave(int second) {
+        byte[] index = new byte[BYTES.length()];
+        for (int i = 0; i < index.length; i++) {
+            int j = i / 4, k = i % 4;
+            index[i] = (byte) ((k % 2 == 0 ? 0 : index.length) + 4 * j + second + k / 2);
+        }
+        return ByteVector.fromArray(BYTES, index, 0);
     }
 }

@@ -28,6 +28,23 @@ final class Simd {
     static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
     static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, F.vectorBitSize() / 4)));
 
+    /**
+     * Whether the CPU shuffles bytes across a whole 512-bit vector (AVX-512 VBMI: {@code vpermb}, {@code vpermt2b}),
+     * which {@link PackedBf16} widens with; without it the JIT would emulate each shuffle. Read from /proc/cpuinfo
+     * (false where there is none): the Vector API does not say.
+     */
+    static final boolean BYTE_PERMUTES = cpuFlag("avx512vbmi");
+
+    private static boolean cpuFlag(String flag) {
+        try (var lines = java.nio.file.Files.lines(java.nio.file.Path.of("/proc/cpuinfo"))) {
+            return lines.filter(l -> l.startsWith("flags")).findFirst()
+                    .map(l -> java.util.Arrays.asList(l.substring(l.indexOf(':') + 1).trim().split("\\s+")).contains(flag))
+                    .orElse(false);
+        } catch (java.io.IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
     static final ValueLayout.OfShort U16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);

@@ -12,6 +12,7 @@ import java.util.Random;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** 12-bit packing of bf16 matrices: every weight comes back exactly, the ones outside the 16 binades included. */
 class PackedBf16Test {
@@ -19,6 +20,7 @@ class PackedBf16Test {
 
     @BeforeAll
     static void start() {
+        assumeTrue(Simd.L == 16 && Simd.BYTE_PERMUTES, "packing needs 512-bit vectors and AVX-512 VBMI's byte shuffles; this CPU packs nothing");
         backend = new CpuBackend(2);
     }
 
