@@ -118,7 +118,7 @@ final class PackedBf16 {
 
     /**
      * A bf16 row-major matrix packed, or null where it would not pay (see the class doc) or where vectors are not 16
-     * ints wide (the table of 16 exponents is one vector).
+     * ints wide or bytes cannot be shuffled across a whole vector (the widening's shuffles, {@link Simd#BYTE_PERMUTES}).
      */
     static PackedBf16 pack(int rows, int cols, MemorySegment rowMajor) {
         if (Simd.L != 16 || !Simd.BYTE_PERMUTES || cols < Simd.BLOCK) return null;
