@@ -8,6 +8,7 @@ import jdk.incubator.vector.VectorSpecies;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
+import java.util.stream.IntStream;
 
 /**
  * A bf16 matrix in 12 bits a weight, losslessly, for the batch-1 product: a decode step waits on nothing but memory,
@@ -123,12 +124,21 @@ final class PackedBf16 {
     static PackedBf16 pack(int rows, int cols, MemorySegment rowMajor) {
         if (Simd.L != 16 || !Simd.BYTE_PERMUTES || cols < Simd.BLOCK) return null;
         int upper = cols - cols % Simd.BLOCK, tailCols = cols - upper;
-        long[][] binades = new long[2][256]; // by sign, by exponent
-        short[] row = new short[cols];
-        for (int r = 0; r < rows; r++) {
-            MemorySegment.copy(rowMajor, Simd.U16_LE, 2L * r * cols, row, 0, cols);
-            for (int c = 0; c < upper; c++) binades[(row[c] >>> 15) & 1][(row[c] >>> 7) & 0xff]++;
-        }
+        int paddedRows = (rows + CpuWeight.UNIT - 1) / CpuWeight.UNIT * CpuWeight.UNIT, quads = paddedRows / QUAD;
+        // load-time work on every core: ranges of quads of rows, each range's results kept apart, then merged in order
+        int tasks = Math.min(quads, 8 * Runtime.getRuntime().availableProcessors());
+        long[][][] counted = new long[tasks][][];
+        IntStream.range(0, tasks).parallel().forEach(task -> {
+            long[][] binades = new long[2][256]; // by sign, by exponent
+            short[] row = new short[cols];
+            for (int r = firstQuad(task, tasks, quads) * QUAD; r < Math.min(rows, firstQuad(task + 1, tasks, quads) * QUAD); r++) {
+                MemorySegment.copy(rowMajor, Simd.U16_LE, 2L * r * cols, row, 0, cols);
+                for (int c = 0; c < upper; c++) binades[(row[c] >>> 15) & 1][(row[c] >>> 7) & 0xff]++;
+            }
+            counted[task] = binades;
+        });
+        long[][] binades = new long[2][256];
+        for (long[][] part : counted) for (int sign = 0; sign < 2; sign++) for (int e = 0; e < 256; e++) binades[sign][e] += part[sign][e];
         int base = 0;
         long covered = -1;
         for (int b = 0; b <= 240; b += 2) {
@@ -149,27 +159,67 @@ final class PackedBf16 {
         }
         int[] fixStart = new int[rows + 1], fixRow = new int[(int) exceptions], fixCol = new int[(int) exceptions];
         float[] fixWeight = new float[(int) exceptions];
-        int fixes = 0;
-
-        int paddedRows = (rows + CpuWeight.UNIT - 1) / CpuWeight.UNIT * CpuWeight.UNIT, perChunk = CpuWeight.CHUNK / Simd.BLOCK;
-        MemorySegment data = WeightMemory.allocate((long) paddedRows / QUAD * (upper / Simd.BLOCK) * RECORD);
+        MemorySegment data = WeightMemory.allocate((long) quads * (upper / Simd.BLOCK) * RECORD);
         MemorySegment tail = WeightMemory.allocate(Math.max(2L, 2L * rows * tailCols));
         PackedBf16 p = new PackedBf16(rows, cols, data, tail, lut, fixStart, fixRow, fixCol, fixWeight);
+        int codeBase = base;
+        Exceptions[] found = new Exceptions[tasks];
+        IntStream.range(0, tasks).parallel().forEach(task -> found[task] = p.packQuads(firstQuad(task, tasks, quads), firstQuad(task + 1, tasks, quads), codeBase, rowMajor));
+        int fixes = 0;
+        for (Exceptions part : found) { // in row order, each row's in column order
+            for (int i = 0; i < part.size; i++) {
+                fixRow[fixes] = part.rows[i];
+                fixCol[fixes] = part.cols[i];
+                fixWeight[fixes++] = part.weights[i];
+            }
+        }
+        for (int r = 0, i = 0; r <= rows; r++) { // fixStart[r]: the first entry of row r or of a later row
+            while (i < fixes && fixRow[i] < r) i++;
+            fixStart[r] = i;
+        }
+        return p;
+    }
+
+    /** Quads [0, quads) split in {@code tasks} ranges: where range {@code task} starts. */
+    private static int firstQuad(int task, int tasks, int quads) {
+        return (int) ((long) quads * task / tasks);
+    }
+
+    /** Weights stored as +0, in the order found: row, column, the weight. */
+    private static final class Exceptions {
+        int size;
+        int[] rows = new int[16], cols = new int[16];
+        float[] weights = new float[16];
+
+        void add(int r, int c, float w) {
+            if (size == rows.length) {
+                rows = Arrays.copyOf(rows, 2 * size);
+                cols = Arrays.copyOf(cols, 2 * size);
+                weights = Arrays.copyOf(weights, 2 * size);
+            }
+            rows[size] = r;
+            cols[size] = c;
+            weights[size++] = w;
+        }
+    }
+
+    /** Writes the records of quads [from, to) and the columns past {@link #upper} of their rows; returns their exceptions. */
+    private Exceptions packQuads(int from, int to, int base, MemorySegment rowMajor) {
+        int tailCols = cols - upper;
+        Exceptions found = new Exceptions();
+        short[] row = new short[cols];
         byte[] mantissas = new byte[QUAD * upper], nibbles = new byte[QUAD * upper];
         byte[] record = new byte[RECORD];
-        for (int q0 = 0; q0 < paddedRows; q0 += QUAD) {
+        for (int q0 = from * QUAD; q0 < to * QUAD; q0 += QUAD) {
             Arrays.fill(mantissas, (byte) 0);
             Arrays.fill(nibbles, (byte) 0);
             for (int q = 0; q < QUAD && q0 + q < rows; q++) {
                 int r = q0 + q;
                 MemorySegment.copy(rowMajor, Simd.U16_LE, 2L * r * cols, row, 0, cols);
-                fixStart[r] = fixes;
                 for (int c = 0; c < upper; c++) {
                     int bits = row[c] & 0xffff, code = ((bits >>> 7) & 0xff) - base;
                     if (code < 0 || code > 15 || (bits >>> 15 == 0 && code < 2)) { // stored as +0, the weight is the correction
-                        fixRow[fixes] = r;
-                        fixCol[fixes] = c;
-                        fixWeight[fixes++] = Float.intBitsToFloat(bits << 16);
+                        found.add(r, c, Float.intBitsToFloat(bits << 16));
                         code = 0;
                         bits = 0;
                     }
@@ -187,11 +237,10 @@ final class PackedBf16 {
                             record[(q / 2) * 64 + 4 * j + (q % 2) * 2 + odd] = mantissas[i];
                             record[2 * 64 + 4 * j + (q % 2) * 2 + odd] |= (byte) (nibbles[i] << (4 * (q / 2)));
                         }
-                MemorySegment.copy(record, 0, data, ValueLayout.JAVA_BYTE, p.at(q0, b * Simd.BLOCK), RECORD);
+                MemorySegment.copy(record, 0, data, ValueLayout.JAVA_BYTE, at(q0, b * Simd.BLOCK), RECORD);
             }
         }
-        fixStart[rows] = fixes;
-        return p;
+        return found;
     }
 
     // ---- widening a panel, for the register tiles ---------------------------------------------------------
