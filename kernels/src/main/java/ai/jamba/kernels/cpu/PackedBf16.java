@@ -167,11 +167,10 @@ final class PackedBf16 {
         IntStream.range(0, tasks).parallel().forEach(task -> found[task] = p.packQuads(firstQuad(task, tasks, quads), firstQuad(task + 1, tasks, quads), codeBase, rowMajor));
         int fixes = 0;
         for (Exceptions part : found) { // in row order, each row's in column order
-            for (int i = 0; i < part.size; i++) {
-                fixRow[fixes] = part.rows[i];
-                fixCol[fixes] = part.cols[i];
-                fixWeight[fixes++] = part.weights[i];
-            }
+            System.arraycopy(part.rows, 0, fixRow, fixes, part.size);
+            System.arraycopy(part.cols, 0, fixCol, fixes, part.size);
+            System.arraycopy(part.weights, 0, fixWeight, fixes, part.size);
+            fixes += part.size;
         }
         for (int r = 0, i = 0; r <= rows; r++) { // fixStart[r]: the first entry of row r or of a later row
             while (i < fixes && fixRow[i] < r) i++;
