@@ -246,7 +246,8 @@ final class PackedBf16 {
 
     /**
      * Rows [r0, r1) (r0 a multiple of {@link CpuWeight#UNIT}) into {@code dst} in the blocked bf16 layout of an
-     * (r1 - r0)-row matrix, as stored (the exceptions are {@link #fix}'s, as for a lone row).
+     * (r1 - r0)-row matrix, as stored (the exceptions are {@link #fix}'s, as for a lone row). The records are read
+     * into the caches first ({@link #read}), then widened from there.
      */
     void unpack(int r0, int r1, MemorySegment dst) {
         var I = Simd.I;
@@ -255,6 +256,10 @@ final class PackedBf16 {
         int quadEnd = (r1 + QUAD - 1) / QUAD * QUAD;
         long row = 2L * Simd.BLOCK; // bytes of one row's block
         ByteVector first = FIRST_ROW, second = SECOND_ROW, table = lut;
+        for (int c0 = 0; c0 < upper; c0 += CpuWeight.CHUNK) {
+            long from = at(r0, c0);
+            read(from, from + (long) (quadEnd - r0) / QUAD * Math.min(perChunk, blocks - c0 / Simd.BLOCK) * RECORD);
+        }
         for (int c0 = 0; c0 < upper; c0 += CpuWeight.CHUNK) {
             int inChunk = Math.min(perChunk, blocks - c0 / Simd.BLOCK);
             for (int q0 = r0; q0 < quadEnd; q0 += QUAD) {
@@ -270,6 +275,25 @@ final class PackedBf16 {
                 }
             }
         }
+    }
+
+    /** Where {@link #read} leaves what it loaded, so that the JIT keeps the loads. */
+    private static int readSum;
+
+    /**
+     * Loads bytes [from, to) of the records in a loop that does nothing else, so that they are in L2 when
+     * {@link #unpack} widens them. Java has no prefetch instruction, and widening straight from memory read 6.6-7.3
+     * billion weights/s on one core where the same loads and shuffles without the stores read 15.6-16.5: the
+     * stores into the panel starved the loads from memory (bench/README.md, "Reading a packed panel first").
+     */
+    private void read(long from, long to) {
+        IntVector sum = IntVector.zero(Simd.I);
+        long o = from;
+        for (; o + 256 <= to; o += 256) // four lines an iteration
+            sum = sum.add(IntVector.fromMemorySegment(Simd.I, data, o, Simd.LE)).add(IntVector.fromMemorySegment(Simd.I, data, o + 64, Simd.LE))
+                    .add(IntVector.fromMemorySegment(Simd.I, data, o + 128, Simd.LE)).add(IntVector.fromMemorySegment(Simd.I, data, o + 192, Simd.LE));
+        for (; o < to; o += 64) sum = sum.add(IntVector.fromMemorySegment(Simd.I, data, o, Simd.LE)); // records are three lines
+        readSum = sum.reduceLanes(VectorOperators.ADD);
     }
 
     private static ByteVector interleave(int second) {
