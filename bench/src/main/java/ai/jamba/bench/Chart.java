@@ -29,6 +29,7 @@ final class Chart {
     private final boolean logX, logY;
     private final List<Series> series = new ArrayList<>();
     private String[] groups;
+    private boolean wholeX;
 
     Chart(String title, String xLabel, String yLabel, boolean logX, boolean logY) {
         this.title = title;
@@ -46,6 +47,12 @@ final class Chart {
 
     Chart add(Series s) {
         series.add(s);
+        return this;
+    }
+
+    /** Ticks only at whole numbers on the x axis (rounds, counts). */
+    Chart wholeX() {
+        wholeX = true;
         return this;
     }
 
@@ -82,7 +89,7 @@ final class Chart {
             g.drawString(s, LEFT - 8 - g.getFontMetrics().stringWidth(s), y + 5);
         }
         if (groups == null) {
-            for (double t : ticks(xr, logX)) {
+            for (double t : wholeX ? wholeTicks(xr) : ticks(xr, logX)) {
                 int x = (int) Math.round(px.apply(t));
                 g.setColor(new Color(0xe6e6e6));
                 g.drawLine(x, TOP + 1, x, TOP + ph - 1);
@@ -175,6 +182,14 @@ final class Chart {
         double step = Math.pow(10, Math.floor(Math.log10((r[1] - r[0]) / 5)));
         if ((r[1] - r[0]) / step > 10) step *= 2;
         for (double v = Math.ceil(r[0] / step) * step; v <= r[1]; v += step) t.add(v);
+        return t;
+    }
+
+    /** Whole numbers across r, at most about ten. */
+    private static List<Double> wholeTicks(double[] r) {
+        List<Double> t = new ArrayList<>();
+        double step = Math.max(1, Math.ceil((r[1] - r[0]) / 10));
+        for (double v = Math.ceil(r[0]) + 0.0; v <= r[1]; v += step) t.add(v); // + 0.0: no "-0"
         return t;
     }
 

@@ -59,15 +59,15 @@ final class CpuRoundsPlot {
         }
         String sub = "jamba-3b-dense, random bf16 weights" + (packed ? " (ours packed in 12 bits, lossless)" : "")
                 + ", 2 threads; each round ours then llama.cpp, medians of 3 runs";
-        new Chart("CPU decode, batch 1: ours vs llama.cpp BF16, round by round", "round", "tokens/s", false, false).subtitle(sub)
+        new Chart("CPU decode, batch 1: ours vs llama.cpp BF16, round by round", "round", "tokens/s", false, false).wholeX().subtitle(sub)
                 .add(new Chart.Series("this engine", Chart.OURS, round, b1, false))
                 .add(new Chart.Series("llama.cpp BF16", Chart.PEER, round, llamaB1, false))
                 .write(dir.resolve("cpu-decode-b1.png"));
-        new Chart("CPU decode: batch 8 over batch 1, round by round", "round", "b8 tok/s ÷ b1 tok/s", false, false).subtitle(sub)
+        new Chart("CPU decode: batch 8 over batch 1, round by round", "round", "b8 tok/s ÷ b1 tok/s", false, false).wholeX().subtitle(sub)
                 .add(new Chart.Series("this engine", Chart.OURS, round, ratio, false))
                 .add(new Chart.Series("floor: 3x", Chart.FLOOR, round, three, true))
                 .write(dir.resolve("cpu-b8-over-b1.png"));
-        new Chart("CPU prefill of 512 tokens: ours vs llama.cpp, round by round", "round", "tokens/s", false, false).subtitle(sub)
+        new Chart("CPU prefill of 512 tokens: ours vs llama.cpp, round by round", "round", "tokens/s", false, false).wholeX().subtitle(sub)
                 .add(new Chart.Series("this engine", Chart.OURS, round, prefill, false))
                 .add(new Chart.Series("llama.cpp BF16 (AVX512-BF16)", Chart.PEER, round, llamaPrefill, false))
                 .add(new Chart.Series("floor: llama.cpp F16", Chart.FLOOR, round, f16, true))
