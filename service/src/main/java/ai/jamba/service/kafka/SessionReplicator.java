@@ -23,6 +23,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -41,6 +42,7 @@ import java.util.concurrent.Executors;
 public final class SessionReplicator implements SessionStore.Listener, Runnable {
     private static final Logger log = LoggerFactory.getLogger(SessionReplicator.class);
     static final int CHUNK_BYTES = 512 << 10;
+    private static final long PARTITIONS_RETRY_MS = 200;
 
     private final SessionStore store;
     private final Producer<String, byte[]> producer;
@@ -120,7 +122,8 @@ public final class SessionReplicator implements SessionStore.Listener, Runnable 
     @Override
     public void run() {
         try {
-            var partitions = consumer.partitionsFor(topic).stream().map(p -> new TopicPartition(topic, p.partition())).toList();
+            List<TopicPartition> partitions = partitions();
+            if (partitions.isEmpty()) return; // stopped before the topic showed up
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);
             while (!stopping) {
@@ -135,6 +138,25 @@ public final class SessionReplicator implements SessionStore.Listener, Runnable 
         } finally {
             consumer.close();
         }
+    }
+
+    /**
+     * The topic's partitions, once the broker reports them: just after the topic is created (an instance's first
+     * start) the consumer's metadata may not list it yet, and assigning no partitions would stop the reader for good.
+     */
+    private List<TopicPartition> partitions() {
+        for (int attempt = 0; !stopping; attempt++) {
+            List<TopicPartition> found = consumer.partitionsFor(topic).stream().map(p -> new TopicPartition(topic, p.partition())).toList();
+            if (!found.isEmpty()) return found;
+            if (attempt == 0) log.info("sessions: waiting for the broker to list the partitions of {}", topic);
+            try {
+                Thread.sleep(PARTITIONS_RETRY_MS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        return List.of();
     }
 
     private void receive(ConsumerRecord<String, byte[]> r) {
