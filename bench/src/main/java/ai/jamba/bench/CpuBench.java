@@ -31,7 +31,7 @@ import java.util.SplittableRandom;
  *       VM), and the roofline ratio: decode tokens/s × weight bytes per token / bandwidth.</li>
  * </ul>
  * Without {@code --model} it times the jamba-3b-dense shape with random bf16 weights made in memory. Progress, the
- * report and a per-op breakdown of a decode step go to stderr; {@code --json} prints one line of results on stdout.
+ * report and per-op breakdowns of a prefill and of decode steps at batch 1 and 8 go to stderr; {@code --json} prints one line of results on stdout.
  * {@code --pack} packs the bf16 matrices in 12 bits ({@code jamba.cpu.pack}, see Backends.CPU_PACK).
  */
 public final class CpuBench {
@@ -167,12 +167,14 @@ public final class CpuBench {
         p.decode(1, steps);
         log(String.format("heap allocated per decode step (batch 1, all threads): %.1f KB",
                 (mx.getTotalThreadAllocatedBytes() - allocated) / 1024.0 / steps));
-        backend.reset();
-        backend.enable(true);
-        p.decode(1, steps);
-        backend.enable(false);
-        log("where a decode step (batch 1) goes:");
-        backend.report(steps, CpuBench::log);
+        for (int batch : new int[]{1, BATCH}) {
+            backend.reset();
+            backend.enable(true);
+            p.decode(batch, steps);
+            backend.enable(false);
+            log("where a decode step (batch " + batch + ") goes:");
+            backend.report(steps, CpuBench::log);
+        }
 
         double pre = MachineProbe.median(prefill);
         return new Results(shape, threads, packed, model.parameters(), model.weightBytesPerToken(),
